@@ -1,0 +1,117 @@
+"""Dense motion network: from sparse keypoint motions to a dense flow and an occlusion map
+(paper Sec. 3.2, Eq. 4-8)."""
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from .first_order import AntiAliasInterpolation2d, Hourglass, kp2gaussian, make_coordinate_grid
+
+
+def inverse_2x2(m):
+    """Closed-form inverse of ``(..., 2, 2)`` matrices (raises nothing; singular -> inf)."""
+    a, b = m[..., 0, 0], m[..., 0, 1]
+    c, d = m[..., 1, 0], m[..., 1, 1]
+    det = a * d - b * c
+    row0 = paddle.stack([d, -b], axis=-1)
+    row1 = paddle.stack([-c, a], axis=-1)
+    return paddle.stack([row0, row1], axis=-2) / det.unsqueeze(-1).unsqueeze(-1)
+
+
+def _conv_head(in_features, out_features, mobile_net):
+    if not mobile_net:
+        return nn.Conv2D(in_features, out_features, (7, 7), padding=(3, 3))
+    return nn.Sequential(nn.Conv2D(in_features, in_features, 3, padding=1), nn.ReLU(),
+                         nn.Conv2D(in_features, in_features, 3, padding=1), nn.ReLU(),
+                         nn.Conv2D(in_features, out_features, 3, padding=1))
+
+
+class DenseMotionNetwork(nn.Layer):
+    """Predicts the dense backward flow ``T_{S<-D}`` and the occlusion map.
+
+    Args:
+        block_expansion, num_blocks, max_features: hourglass widths and depth.
+        num_kp: K. num_channels: image channels.
+        estimate_occlusion_map: also predict ``occlusion_map`` (Sec. 3.2).
+        scale_factor: works on the source downsampled by this factor (0.25).
+        kp_variance: variance of the keypoint Gaussians (0.01).
+        mobile_net: PaddleGAN's lightweight variant.
+
+    ``forward(source_image, kp_driving, kp_source)`` with ``source_image`` ``(N, C, H, W)`` in
+    ``[0, 1]`` returns, at ``h, w = H*scale_factor, W*scale_factor``:
+    ``sparse_deformed`` ``(N, K+1, C, h, w)``, ``mask`` ``(N, K+1, h, w)`` (softmax weights M_k),
+    ``deformation`` ``(N, h, w, 2)`` (sampling grid into the source, x then y in ``[-1, 1]``) and
+    ``occlusion_map`` ``(N, 1, h, w)`` in ``(0, 1)``.
+    """
+
+    def __init__(self, block_expansion, num_blocks, max_features, num_kp, num_channels,
+                 estimate_occlusion_map=False, scale_factor=1, kp_variance=0.01,
+                 mobile_net=False):
+        super().__init__()
+        self.hourglass = Hourglass(block_expansion=block_expansion,
+                                   in_features=(num_kp + 1) * (num_channels + 1),
+                                   max_features=max_features, num_blocks=num_blocks,
+                                   mobile_net=mobile_net)
+        self.mask = _conv_head(self.hourglass.out_filters, num_kp + 1, mobile_net)
+        self.occlusion = (_conv_head(self.hourglass.out_filters, 1, mobile_net)
+                          if estimate_occlusion_map else None)
+        self.num_kp = num_kp
+        self.scale_factor = scale_factor
+        self.kp_variance = kp_variance
+        if scale_factor != 1:
+            self.down = AntiAliasInterpolation2d(num_channels, scale_factor,
+                                                 mobile_net=mobile_net)
+
+    def create_heatmap_representations(self, source_image, kp_driving, kp_source):
+        """Eq. 6: ``H_k(z) = G(z; kp_driving_k) - G(z; kp_source_k)``, plus a zero background
+        channel. Returns ``(N, K+1, 1, h, w)``."""
+        spatial_size = source_image.shape[2:]
+        heatmap = (kp2gaussian(kp_driving, spatial_size, self.kp_variance)
+                   - kp2gaussian(kp_source, spatial_size, self.kp_variance))
+        background = paddle.zeros_like(heatmap[:, :1])
+        return paddle.concat([background, heatmap], axis=1).unsqueeze(2)
+
+    def create_sparse_motions(self, source_image, kp_driving, kp_source):
+        """Eq. 4: ``T_{S<-D}(z) ~ kp_source_k + J_k (z - kp_driving_k)`` with
+        ``J_k = jacobian_source_k @ inverse(jacobian_driving_k)``; channel 0 is the identity
+        (background). Returns ``(N, K+1, h, w, 2)``."""
+        n, _, h, w = source_image.shape
+        identity_grid = make_coordinate_grid((h, w), kp_source['value'].dtype).reshape([1, 1, h, w, 2])
+        coordinate_grid = identity_grid - kp_driving['value'].reshape([n, self.num_kp, 1, 1, 2])
+        if 'jacobian' in kp_driving:
+            jacobian = paddle.matmul(kp_source['jacobian'], inverse_2x2(kp_driving['jacobian']))
+            jacobian = jacobian.reshape([n, self.num_kp, 1, 1, 2, 2])
+            coordinate_grid = (jacobian * coordinate_grid.unsqueeze(-2)).sum(-1)
+        driving_to_source = coordinate_grid + kp_source['value'].reshape([n, self.num_kp, 1, 1, 2])
+        identity_grid = identity_grid.expand([n, 1, h, w, 2])
+        return paddle.concat([identity_grid, driving_to_source], axis=1)
+
+    def create_deformed_source_image(self, source_image, sparse_motions):
+        """Eq. 7 input: the source warped by each of the K+1 sparse motions,
+        ``(N, K+1, C, h, w)``."""
+        n, c, h, w = source_image.shape
+        k1 = self.num_kp + 1
+        source_repeat = source_image.unsqueeze(1).expand([n, k1, c, h, w]).reshape([n * k1, c, h, w])
+        sparse_deformed = F.grid_sample(source_repeat, sparse_motions.reshape([n * k1, h, w, 2]),
+                                        mode='bilinear', padding_mode='zeros', align_corners=True)
+        return sparse_deformed.reshape([n, k1, c, h, w])
+
+    def forward(self, source_image, kp_driving, kp_source):
+        if self.scale_factor != 1:
+            source_image = self.down(source_image)
+        n, _, h, w = source_image.shape
+        heatmap_representation = self.create_heatmap_representations(source_image, kp_driving,
+                                                                     kp_source)
+        sparse_motion = self.create_sparse_motions(source_image, kp_driving, kp_source)
+        deformed_source = self.create_deformed_source_image(source_image, sparse_motion)
+        out = {'sparse_deformed': deformed_source}
+
+        hourglass_input = paddle.concat([heatmap_representation, deformed_source], axis=2)
+        prediction = self.hourglass(hourglass_input.reshape([n, -1, h, w]))
+
+        # Eq. 8: the dense motion is the mask-weighted sum of the sparse motions
+        mask = F.softmax(self.mask(prediction), axis=1)
+        out['mask'] = mask
+        out['deformation'] = (sparse_motion * mask.unsqueeze(-1)).sum(axis=1)
+        if self.occlusion is not None:
+            out['occlusion_map'] = F.sigmoid(self.occlusion(prediction))
+        return out

@@ -1,0 +1,32 @@
+"""The ``ppfom`` logger: one line per record, to stderr and optionally to a file."""
+import logging
+import os
+import sys
+
+_FORMAT = '[%(asctime)s] %(name)s %(levelname)s: %(message)s'
+
+
+def get_logger(name='ppfom', output=None, rank=0):
+    """Return the logger ``name`` (configured once).
+
+    Args:
+        output: a log file path, or a folder (``log.txt`` inside it). Only rank 0 writes to the
+            console and the file; other ranks log warnings and errors only.
+    """
+    logger = logging.getLogger(name)
+    if not getattr(logger, '_ppfom_configured', False):
+        logger.setLevel(logging.INFO if rank == 0 else logging.WARNING)
+        logger.propagate = False
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(_FORMAT, datefmt='%H:%M:%S'))
+        logger.addHandler(handler)
+        logger._ppfom_configured = True
+    if output and rank == 0:
+        path = os.path.join(output, 'log.txt') if not output.endswith(('.txt', '.log')) else output
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if not any(getattr(h, 'baseFilename', None) == os.path.abspath(path)
+                   for h in logger.handlers):
+            handler = logging.FileHandler(path)
+            handler.setFormatter(logging.Formatter(_FORMAT))
+            logger.addHandler(handler)
+    return logger

@@ -1,0 +1,47 @@
+"""The model zoo: one table from model name to config, weights URL and checksum."""
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PADDLEGAN_FOM_URL = 'https://paddlegan.bj.bcebos.com/applications/first_order_model/'
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One published (or bundled) FOMM model.
+
+    ``config`` is a file name under ``ppfom/configs``; ``url`` where the weights are downloaded
+    from (``None`` for weights shipped inside the package at ``bundled``); ``sha256`` of the
+    weights when known; ``image_size`` the resolution it was trained at.
+    """
+    name: str
+    config: str
+    image_size: int
+    url: Optional[str] = None
+    sha256: Optional[str] = None
+    bundled: Optional[str] = None
+    description: str = ''
+
+
+MODEL_ZOO = {spec.name: spec for spec in (
+    ModelSpec('vox256', 'firstorder_vox_256.yaml', 256, PADDLEGAN_FOM_URL + 'vox-cpk.pdparams',
+              description="PaddleGAN's VoxCeleb 256 model (original FOMM vox-cpk weights)"),
+    ModelSpec('vox512', 'firstorder_vox_512.yaml', 512, PADDLEGAN_FOM_URL + 'vox-cpk-512.pdparams',
+              description="PaddleGAN's VoxCeleb 512 model"),
+    ModelSpec('vox-mobile', 'firstorder_vox_mobile_256.yaml', 256,
+              PADDLEGAN_FOM_URL + 'vox-mobile.pdparams',
+              description="PaddleGAN's lightweight VoxCeleb 256 model"),
+)}
+
+
+def config_path(name):
+    """Absolute path of a config shipped in ``ppfom/configs``."""
+    return os.path.join(PACKAGE_ROOT, 'configs', name)
+
+
+def get_model_spec(name):
+    """Look up a model; ``KeyError`` lists the known names."""
+    if name not in MODEL_ZOO:
+        raise KeyError(f"unknown model '{name}'; known models: {', '.join(MODEL_ZOO)}")
+    return MODEL_ZOO[name]
