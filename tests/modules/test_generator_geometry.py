@@ -7,6 +7,16 @@ from ppfom.models.networks import build_networks
 from helpers import load_fixture, original_to_paddlegan
 
 
+def bilinear_sample(image, ys, xs):
+    """Sample ``(C, H, W)`` at pixel coordinates (rows ``ys``, columns ``xs``), plain numpy."""
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    y1, x1 = np.minimum(y0 + 1, image.shape[1] - 1), np.minimum(x0 + 1, image.shape[2] - 1)
+    wy, wx = (ys - y0)[:, None], (xs - x0)[None, :]
+    top = image[:, y0][:, :, x0] * (1 - wx) + image[:, y0][:, :, x1] * wx
+    bottom = image[:, y1][:, :, x0] * (1 - wx) + image[:, y1][:, :, x1] * wx
+    return top * (1 - wy) + bottom * wy
+
+
 def test_compose_deformed_with_no_motion_returns_the_source(fixtures_dir):
     data, meta = load_fixture(fixtures_dir, 'A')
     cfg = original_to_paddlegan(meta['config']['model_params'])
@@ -25,10 +35,11 @@ def test_compose_deformed_with_no_motion_returns_the_source(fixtures_dir):
     # identical keypoints: every sparse motion is the identity, so is the dense one
     identity = np.stack(np.meshgrid(np.linspace(-1, 1, 32), np.linspace(-1, 1, 32)), -1)
     np.testing.assert_allclose(out['deformation'].numpy()[0], identity, atol=1e-5)
-    # the 32x32 field is resized (bilinear, half-pixel) to 128: exact but for ~0.01 px inside,
-    # and the outermost 2 px, which clamp to the border as in the original
-    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))
-    err = np.abs(out['deformed'].numpy() - data['input/source'])[inner]
-    assert err.mean() < 2e-3 and err.max() < 0.05
+    # The 32x32 identity field is resized to 128x128 bilinearly with half-pixel centres (as the
+    # original does): output pixel j samples low-res position s = clip((j + .5) / 4 - .5, 0, 31),
+    # i.e. source pixel s * 127 / 31 -- a zoom of 127/124 about the centre, not the identity.
+    s_low = np.clip((np.arange(128) + 0.5) / 4 - 0.5, 0, 31) * 127 / 31
+    expected = bilinear_sample(data['input/source'][0], s_low, s_low)
+    np.testing.assert_allclose(out['deformed'].numpy()[0], expected, atol=1e-4)
     np.testing.assert_allclose(out['prediction'].numpy(), out['deformed'].numpy(), atol=1e-6)
     assert np.abs(out['decoded'].numpy() - data['input/source']).mean() > 0.05
