@@ -70,8 +70,10 @@ def _slice_kp(kp, start, stop):
 class Animator:
     """Animates one source image with a sequence of driving keypoints through a backend.
 
+    Several sources (the faces of one photo) are animated together, in the same network calls.
+
     Steps:
-        1. :meth:`set_source` — resize the source, detect its keypoints, cache source features.
+        1. :meth:`set_source` — resize the sources, detect their keypoints, cache their features.
         2. :meth:`keypoints` — keypoints of a batch of driving frames (call for every batch).
         3. :meth:`initial_frame` — which driving frame plays the source's pose.
         4. :meth:`generate` — normalised keypoints -> frames, batch by batch.
@@ -88,9 +90,9 @@ class Animator:
         self.options = options
         self.kp_source = None
 
-    def set_source(self, source):
-        """``source``: ``(H, W, 3)`` uint8 RGB photo (the whole image is animated)."""
-        source_input = frames_to_input(source[None], self.image_size)
+    def set_source(self, sources):
+        """``sources``: ``(F, H, W, 3)`` uint8 RGB images (a whole photo, or F face crops)."""
+        source_input = frames_to_input(np.asarray(sources), self.image_size)
         self.kp_source = self.backend.keypoints(source_input)
         self.backend.set_source(source_input, self.kp_source)
 
@@ -108,25 +110,30 @@ class Animator:
                                  f'driving video has {n} frames (0 to {n - 1})')
             return self.options.best_frame
         if self.options.find_best_frame:
-            return best_frame_index(self.kp_source['value'][0], kp_driving['value'])
+            return best_frame_index(self.kp_source['value'][0], kp_driving['value'])  # first source
         return 0
 
     def generate(self, kp_driving, initial, batch_size):
-        """Yield ``(B, H, W, 3)`` uint8 frames for all driving keypoints, in order.
+        """Yield ``(F, B, H, W, 3)`` uint8 frames (F sources, B driving frames) for all driving
+        keypoints, in order.
 
         Every output frame depends only on its own driving frame and on the ``initial`` one, so
         animating "forwards and backwards from the best frame" is the same as animating in order
         with that frame as the reference.
         """
         to_tensor = lambda kp: {k: paddle.to_tensor(v) for k, v in kp.items()}  # noqa: E731
-        kp_source = to_tensor(self.kp_source)
+        kp_sources = [to_tensor(_slice_kp(self.kp_source, f, f + 1))
+                      for f in range(len(self.kp_source['value']))]
         kp_initial = to_tensor(_slice_kp(kp_driving, initial, initial + 1))
         n = len(kp_driving['value'])
         for start in range(0, n, batch_size):
             batch = to_tensor(_slice_kp(kp_driving, start, start + batch_size))
-            kp_norm = normalize_kp(kp_source, batch, kp_initial,
-                                   adapt_movement_scale=self.options.adapt_scale,
-                                   use_relative_movement=self.options.relative,
-                                   use_relative_jacobian=self.options.relative)
-            kp_norm = {k: v.numpy() for k, v in kp_norm.items() if k in ('value', 'jacobian')}
-            yield output_to_frames(self.backend.animate(kp_norm))
+            per_source = [normalize_kp(kp_source, batch, kp_initial,
+                                       adapt_movement_scale=self.options.adapt_scale,
+                                       use_relative_movement=self.options.relative,
+                                       use_relative_jacobian=self.options.relative)
+                          for kp_source in kp_sources]
+            kp_norm = {k: np.concatenate([kp[k].numpy() for kp in per_source])
+                       for k in ('value', 'jacobian') if k in per_source[0]}
+            frames = output_to_frames(self.backend.animate(kp_norm))
+            yield frames.reshape((len(kp_sources), -1) + frames.shape[1:])

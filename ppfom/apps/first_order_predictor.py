@@ -91,7 +91,7 @@ class FirstOrderPredictor:
         check_writable_folder(self.output)
         out_path = os.path.join(self.output, self.filename)
         animator = Animator(self.backend, self.model.image_size, self.options)
-        animator.set_source(source)
+        animator.set_source(source[None])
 
         total = driving.frame_count
         parts = []
@@ -108,7 +108,7 @@ class FirstOrderPredictor:
         with VideoWriter(out_path, driving.fps, audio_from=audio_from) as writer, \
                 self._bar(len(kp_driving['value']), 'animating') as bar:
             for frames in animator.generate(kp_driving, initial, self.batch_size):
-                writer.write(frames)
+                writer.write(frames[0])
                 bar.update(len(frames))
         self.logger.info('wrote %s (%d frames, %.2f fps%s)', out_path, writer.frames_written,
                          driving.fps, ', with audio' if audio_from else '')

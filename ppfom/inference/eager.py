@@ -15,7 +15,7 @@ def kp_to_tensor(kp):
 class EagerBackend:
     """Runs ``kp_detector`` and ``generator`` eagerly under ``paddle.no_grad``.
 
-    The source's encoder features are computed once in :meth:`set_source` and reused for every
+    The sources' encoder features are computed once in :meth:`set_source` and reused for every
     batch of driving frames (the generator's ``source_features`` argument).
     """
 
@@ -40,8 +40,8 @@ class EagerBackend:
         if self._source is None:
             raise RuntimeError('call set_source() before animate()')
         source, kp_source, features = self._source
-        n = kp_driving['value'].shape[0]
-        expand = lambda t: t.expand([n] + list(t.shape[1:]))  # noqa: E731
+        repeats = kp_driving['value'].shape[0] // source.shape[0]
+        expand = lambda t: paddle.repeat_interleave(t, repeats, axis=0)  # noqa: E731
         out = self.generator(expand(source), kp_driving=kp_to_tensor(kp_driving),
                              kp_source={k: expand(v) for k, v in kp_source.items()},
                              source_features=expand(features))

@@ -1,4 +1,5 @@
 """The animation core: batching, the initial frame and relative motion, on real frames."""
+import cv2
 import numpy as np
 import paddle
 import pytest
@@ -27,12 +28,12 @@ def driving_frames(data_dir):
 
 def animate(backend, source, frames, batch_size, options):
     animator = Animator(backend, 128, options)
-    animator.set_source(source)
+    animator.set_source(source[None])
     kp = {k: np.concatenate([animator.keypoints(frames[i:i + batch_size])[k]
                              for i in range(0, len(frames), batch_size)])
           for k in ('value', 'jacobian')}
     initial = animator.initial_frame(kp)
-    return np.concatenate(list(animator.generate(kp, initial, batch_size))), initial
+    return np.concatenate([f[0] for f in animator.generate(kp, initial, batch_size)]), initial
 
 
 def test_batch_size_does_not_change_frames(backend, data_dir, driving_frames):
@@ -86,3 +87,18 @@ def test_normalize_kp_relative_motion_geometry():
     np.testing.assert_allclose(out['jacobian'].numpy()[0, 0], rot * 2, atol=1e-6)
     absolute = normalize_kp(kp_source, kp_driving, kp_initial)
     np.testing.assert_array_equal(absolute['value'].numpy(), kp_driving['value'].numpy())
+
+
+def test_several_sources_in_one_call_equal_each_alone(backend, data_dir, driving_frames):
+    """Multi-person: F faces x B frames in one network call give each face's own animation."""
+    options = MotionOptions(relative=True, adapt_scale=True)
+    faces = [read_image(f'{data_dir}/images/{name}')
+             for name in ('paddlegan_fom_source.png', 'fomdemo_10_rgba.png')]
+    faces = [cv2.resize(face, (128, 128)) for face in faces]
+    together = Animator(backend, 128, options)
+    together.set_source(np.stack(faces))
+    kp = together.keypoints(driving_frames)
+    joint = np.concatenate(list(together.generate(kp, 0, 4)), axis=1)
+    for f, face in enumerate(faces):
+        alone, _ = animate(backend, face, driving_frames, 4, options)
+        np.testing.assert_array_equal(joint[f], alone)
