@@ -80,25 +80,30 @@ class Animator:
 
     Args:
         backend: see :mod:`ppfom.inference` (``keypoints``, ``set_source``, ``animate``).
-        image_size: side of the square the networks run at (256 or 512).
+        image_size: side of the square output frames (256 or 512).
         options: :class:`MotionOptions`.
+        network_size: side the networks run at, when smaller than ``image_size`` (models that
+            compose the warped source, like the bundled one); default ``image_size``.
     """
 
-    def __init__(self, backend, image_size, options):
+    def __init__(self, backend, image_size, options, network_size=None):
         self.backend = backend
         self.image_size = image_size
+        self.network_size = network_size or image_size
         self.options = options
         self.kp_source = None
 
     def set_source(self, sources):
         """``sources``: ``(F, H, W, 3)`` uint8 RGB images (a whole photo, or F face crops)."""
-        source_input = frames_to_input(np.asarray(sources), self.image_size)
+        source_input = frames_to_input(np.asarray(sources), self.network_size)
         self.kp_source = self.backend.keypoints(source_input)
-        self.backend.set_source(source_input, self.kp_source)
+        source_output = (frames_to_input(np.asarray(sources), self.image_size)
+                         if self.image_size != self.network_size else None)
+        self.backend.set_source(source_input, self.kp_source, source_output)
 
     def keypoints(self, frames):
         """``(B, H, W, 3)`` uint8 driving frames -> keypoint dict of numpy arrays."""
-        return self.backend.keypoints(frames_to_input(frames, self.image_size))
+        return self.backend.keypoints(frames_to_input(frames, self.network_size))
 
     def initial_frame(self, kp_driving):
         """Index of the driving frame matched with the source: ``best_frame``, the best-matching

@@ -31,9 +31,12 @@ class EagerBackend:
         return kp_to_numpy(self.kp_detector(paddle.to_tensor(images)))
 
     @paddle.no_grad()
-    def set_source(self, source, kp_source):
+    def set_source(self, source, kp_source, source_output=None):
+        """``source_output``: the same sources at the output resolution, for generators that
+        compose the warped source (``compose_deformed``) above their own resolution."""
         source = paddle.to_tensor(source)
         self._source = (source, kp_to_tensor(kp_source), self.generator.encode_source(source))
+        self._source_output = None if source_output is None else paddle.to_tensor(source_output)
 
     @paddle.no_grad()
     def animate(self, kp_driving):
@@ -45,4 +48,6 @@ class EagerBackend:
         out = self.generator(expand(source), kp_driving=kp_to_tensor(kp_driving),
                              kp_source={k: expand(v) for k, v in kp_source.items()},
                              source_features=expand(features))
+        if self._source_output is not None:
+            return self.generator.compose_at(out, expand(self._source_output)).numpy()
         return out['prediction'].numpy()

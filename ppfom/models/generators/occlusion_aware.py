@@ -150,6 +150,22 @@ class OcclusionAwareGenerator(nn.Layer):
             out = block(out)
         return F.sigmoid(self.final(out))
 
+    def compose_at(self, output_dict, source_image):
+        """Re-render a ``compose_deformed`` prediction at the resolution of ``source_image``.
+
+        The motion (``deformation``), the occlusion map and the decoded image come from a forward
+        pass at the network's own (lower) resolution; the visible regions are then the
+        high-resolution source's own pixels, warped: ``O * warp(source) + (1 - O) * decoded``,
+        each map resized bilinearly. ``source_image`` is ``(N, C, H, W)`` in ``[0, 1]``.
+        """
+        if not self.compose_deformed:
+            raise ValueError('compose_at needs a generator built with compose_deformed=True')
+        size = source_image.shape[2:]
+        resize = lambda x: F.interpolate(x, size=size, mode='bilinear', align_corners=False)  # noqa: E731
+        visible = resize(output_dict['occlusion_map'])
+        deformed = self.deform_input(source_image, output_dict['deformation'])
+        return visible * deformed + (1 - visible) * resize(output_dict['decoded'])
+
     def forward(self, source_image, kp_driving, kp_source, source_features=None):
         out = self.encode_source(source_image) if source_features is None else source_features
         output_dict = {}
