@@ -63,7 +63,9 @@ def check_and_load(layer, state, source, optional_prefixes=()):
                 parts.append(f"{label}: {', '.join(items[:4])}{more}")
         raise EnhancerWeightsError(f'{source} does not fit {type(layer).__name__}: '
                                    + '; '.join(parts))
-    layer.set_state_dict({k: np.asarray(v, dtype=np.float32) for k, v in state.items()})
+    current = layer.state_dict()
+    layer.set_state_dict({k: np.asarray(state[k], dtype=np.float32) if k in state
+                          else current[k] for k in expected})
 
 
 def _load_pdparams(path):
