@@ -17,12 +17,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def convert(src, dst):
     """Convert ``src`` (.pth) to ``dst`` (.pdparams); returns the number of tensors written."""
+    import paddle
     from ppfom.faceutils.face_enhancement import GFPGANv1Clean, check_and_load, \
         gfpgan_torch_to_paddle
     from ppfom.utils.checkpoint import atomic_save
     from ppfom.utils.torch_pickle import load_torch_checkpoint
     state = gfpgan_torch_to_paddle(load_torch_checkpoint(src))
-    check_and_load(GFPGANv1Clean(), state, src)  # exact key and shape check
+    with paddle.LazyGuard():  # shapes only, no random init
+        net = GFPGANv1Clean()
+    check_and_load(net, state, src)  # exact key and shape check
     atomic_save(state, dst)
     return len(state)
 

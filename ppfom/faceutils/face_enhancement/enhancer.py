@@ -219,9 +219,10 @@ class GFPGANEnhancer(FaceEnhancer):
                 atomic_save(state, os.path.join(os.path.dirname(path), stem + '.pdparams'))
         else:
             state = _load_pdparams(path)
-        self.net = GFPGANv1Clean(out_size=out_size, num_style_feat=num_style_feat,
-                                 channel_multiplier=channel_multiplier, narrow=narrow,
-                                 num_mlp=num_mlp)
+        with paddle.LazyGuard():  # no random init: every parameter is loaded next
+            self.net = GFPGANv1Clean(out_size=out_size, num_style_feat=num_style_feat,
+                                     channel_multiplier=channel_multiplier, narrow=narrow,
+                                     num_mlp=num_mlp)
         check_and_load(self.net, state, path)
         self.net.eval()
         self.weight_path = path
@@ -255,8 +256,9 @@ class GPENEnhancer(FaceEnhancer):
             raise EnhancerWeightsError(f'{path} is a PyTorch file; GPEN takes PaddleGAN\'s '
                                        'GPEN-512.pdparams')
         state = _load_pdparams(path)
-        self.net = GPEN(size=size, style_dim=style_dim, n_mlp=n_mlp,
-                        channel_multiplier=channel_multiplier, narrow=narrow)
+        with paddle.LazyGuard():  # no random init: every parameter is loaded next
+            self.net = GPEN(size=size, style_dim=style_dim, n_mlp=n_mlp,
+                            channel_multiplier=channel_multiplier, narrow=narrow)
         check_and_load(self.net, state, path, optional_prefixes=('generator.noises.',))
         self.net.eval()
         self.weight_path = path
