@@ -256,3 +256,23 @@ def test_offline_error_names_file_url_flag_and_conversion(tmp_path, monkeypatch)
     for part in ('GFPGANv1.4.pth', url, '--enhancer_weights',
                  'tools/convert_gfpgan.py GFPGANv1.4.pth GFPGANv1.4.pdparams'):
         assert part in message, (part, message)
+
+
+def test_convert_cli_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'tools'))
+    try:
+        import convert_gfpgan
+    finally:
+        sys.path.pop(0)
+    with pytest.raises(SystemExit) as info:
+        convert_gfpgan.main([str(tmp_path / 'missing.pth'), str(tmp_path / 'out.pdparams')])
+    assert info.value.code == 1 and 'missing.pth not found' in capsys.readouterr().err
+    src = tmp_path / 'GFPGANv1.pth'
+    src.write_bytes(b'')
+    _fake_torch_pickle(monkeypatch, {src.name: {'params_ema': {
+        'conv_body_first.0.weight': np.zeros([16, 3, 1, 1], np.float32)}}})
+    with pytest.raises(SystemExit) as info:
+        convert_gfpgan.main([str(src), str(tmp_path / 'out.pdparams')])
+    err = capsys.readouterr().err
+    assert info.value.code == 1 and 'original GFPGANv1' in err and err.count('\n') == 1
+    assert not os.path.exists(tmp_path / 'out.pdparams')

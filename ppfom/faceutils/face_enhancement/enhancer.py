@@ -208,8 +208,8 @@ class GFPGANEnhancer(FaceEnhancer):
             converted = os.path.join(cache_root(), stem + '.pdparams')
             if name.endswith(TORCH_SUFFIXES) and os.path.isfile(converted):
                 weight_path = converted
-        hint = (f'. {name} is a PyTorch file: convert it with `python tools/convert_gfpgan.py '
-                f'{name} {stem}.pdparams` and pass --enhancer_weights {stem}.pdparams'
+        hint = (f' ({name} is a PyTorch file: pass it as it is, or convert it once with `python '
+                f'tools/convert_gfpgan.py {name} {stem}.pdparams` and pass {stem}.pdparams)'
                 if name.endswith(TORCH_SUFFIXES) else '')
         path = _resolve(weight_path, url, sha256, hint)
         if path.endswith(TORCH_SUFFIXES):
