@@ -21,6 +21,30 @@ from ppfom.faceutils.face_enhancement.gpen import (ConvLayer, EqualLinear, Modul
 from ppfom.utils.download import DownloadError
 from ppfom.utils.registry import ENHANCERS, build_from_config
 
+def gpen_test_weights(keys_and_shapes, seed=0):
+    """Seeded GPEN weights for the reference check (also used by tests/data/make_gpen_reference.py).
+
+    One ``default_rng(seed)``; every key draws ``prod(shape)`` float32 normals ``z`` in order:
+    weights ``z`` (equalised learning rate: N(0, 1) is the trained scale), modulation biases
+    ``1 + 0.1 z``, other biases ``0.1 z``, noise strengths ``0.5 z`` (non-zero, so the encoder
+    features matter), noise buffers ``z``; the FIR ``upsample.kernel`` is the fixed [1,3,3,1] x4.
+    """
+    rng = np.random.default_rng(seed)
+    out = {}
+    for key, shape in keys_and_shapes:
+        z = rng.standard_normal(shape, dtype=np.float32)
+        if key.endswith('upsample.kernel'):
+            z = make_fir_kernel([1, 3, 3, 1], 4)
+        elif key.endswith('modulation.bias'):
+            z = z * np.float32(0.1) + np.float32(1)
+        elif key.endswith('bias'):
+            z = z * np.float32(0.1)
+        elif key.endswith('noise.weight'):
+            z = z * np.float32(0.5)
+        out[key] = z
+    return out
+
+
 TINY = dict(size=64, style_dim=16, n_mlp=2, narrow=1 / 16)  # 64 px, 32..8 channels
 
 
@@ -79,6 +103,23 @@ def test_layout_is_paddlegans_exactly(fixtures_dir):
     bad = dict(state, **{'final_linear.0.weight': np.zeros([512, 8192], np.float32)})
     with pytest.raises(EnhancerWeightsError, match=r'wrong shape: final_linear.0.weight'):
         check_and_load(net, bad, 'x', optional_prefixes=('generator.noises.',))
+
+
+def test_matches_paddlegans_gpen_on_a_real_face():
+    """Against PaddleGAN's own GPEN (ppgan 2.1.0) at a reduced size, same seeded weights:
+    tests/data/make_gpen_reference.py made the stored output (a 512 run matched bit for bit
+    too). The tolerance only absorbs thread-count effects; a wrong convention moves it by O(1)."""
+    ref = np.load(os.path.join(os.path.dirname(__file__), '..', 'data', 'gpen64_ppgan210.npz'))
+    with paddle.LazyGuard():
+        net = GPEN(size=64, style_dim=64, n_mlp=2, channel_multiplier=1)
+    keys_and_shapes = [(k, list(v.shape)) for k, v in net.state_dict().items()]
+    assert [k for k, _ in keys_and_shapes] == list(ref['keys'])
+    from ppfom.faceutils.face_enhancement import check_and_load
+    check_and_load(net, gpen_test_weights(keys_and_shapes), 'recipe')
+    with paddle.no_grad():
+        out = net(paddle.to_tensor(ref['input'])).numpy()
+    err = np.abs(out - ref['output']).max()
+    assert err < 1e-4 * max(1.0, np.abs(ref['output']).max()), err
 
 
 def test_upfirdn2d_matches_definition():
