@@ -47,13 +47,8 @@ def reference_run(fixture, fixtures_dir, tmp_path_factory):
     """Official .pth dict (recipe weights under ``params_ema``) -> tools/convert_gfpgan.py ->
     GFPGANEnhancer(weight_path=converted) -> one enhance() on the fixture face, plus the U-Net
     intermediates."""
-    sys.path.insert(0, fixtures_dir)
-    try:
-        from recipe import make_weights
-    finally:
-        sys.path.remove(fixtures_dir)
     js, npz = fixture
-    torch_state = make_weights(js['keys_and_shapes'], js['weights']['seed'])
+    torch_state = _make_weights(fixtures_dir, js['keys_and_shapes'], js['weights']['seed'])
     tmp = tmp_path_factory.mktemp('gfpgan')
     src, dst = str(tmp / 'GFPGANv1.4.pth'), str(tmp / 'GFPGANv1.4.pdparams')
     open(src, 'wb').close()
@@ -194,29 +189,34 @@ def test_modulated_conv_matches_plain_numpy():
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-def _tiny_gfpgan_state(seed=0):
-    paddle.seed(seed)
-    net = GFPGANv1Clean(out_size=32, num_style_feat=16, channel_multiplier=1, narrow=0.125,
-                        num_mlp=2)
-    state = {k: v.numpy() for k, v in net.state_dict().items()}
-    for k in state:  # non-zero noise maps and noise strengths, so noise handling shows
-        if '.noises.' in k or k.endswith(('style_conv1.weight',)) or \
-                (k.startswith('stylegan_decoder.style_convs.') and k.count('.') == 3
-                 and k.endswith('.weight')):
-            state[k] = np.random.default_rng(len(k)).standard_normal(state[k].shape) \
-                .astype(np.float32)
-    return state
+def _make_weights(fixtures_dir, keys_and_shapes, seed):
+    sys.path.insert(0, fixtures_dir)
+    try:
+        from recipe import make_weights
+    finally:
+        sys.path.remove(fixtures_dir)
+    return make_weights(keys_and_shapes, seed)
+
+
+def _tiny_torch_state(fixtures_dir, seed=0):
+    """A torch-layout state dict for a small GFPGANv1Clean, from the fixture's weight recipe
+    (its gains keep every activation O(1), with non-zero noise)."""
+    with paddle.LazyGuard():
+        net = GFPGANv1Clean(**TINY)
+    keys_and_shapes = [(k, list(v.shape)[::-1] if len(v.shape) == 2 else list(v.shape))
+                       for k, v in net.state_dict().items()]
+    return _make_weights(fixtures_dir, keys_and_shapes, seed)
 
 
 TINY = dict(out_size=32, num_style_feat=16, channel_multiplier=1, narrow=0.125, num_mlp=2)
 
 
-def test_enhancer_reads_pth_and_caches_conversion(tmp_path, monkeypatch, data_dir):
+def test_enhancer_reads_pth_and_caches_conversion(tmp_path, monkeypatch, data_dir,
+                                                  fixtures_dir):
     """A .pth (given or downloaded) is converted once; the cached .pdparams is used next time.
     The noise is fixed by default and random with randomize_noise=True."""
     import imageio.v3 as iio
-    state = _tiny_gfpgan_state()
-    torch_state = {k: (v.T if v.ndim == 2 else v) for k, v in state.items()}
+    torch_state = _tiny_torch_state(fixtures_dir)
     pth = tmp_path / 'src' / 'GFPGANtiny.pth'
     pth.parent.mkdir()
     pth.write_bytes(b'not really torch')
@@ -239,6 +239,7 @@ def test_enhancer_reads_pth_and_caches_conversion(tmp_path, monkeypatch, data_di
     np.testing.assert_array_equal(out, direct)
     assert out.shape == faces.shape and out.dtype == np.float32
     assert np.abs(out - faces).mean() > 1e-3  # the network did something
+    np.testing.assert_allclose(again.enhance(faces[1:]), out[1:], atol=1e-5)  # batch of 1
 
     noisy = GFPGANEnhancer(weight_path=cached, randomize_noise=True, **TINY)
     a, b = noisy.enhance(faces[:1]), noisy.enhance(faces[:1])
