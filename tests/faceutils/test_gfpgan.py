@@ -26,7 +26,8 @@ INTERMEDIATE_ATOL = 2e-5
 
 def _fake_torch_pickle(monkeypatch, mapping):
     """Stand in for ppfom.utils.torch_pickle (a torch-free .pth reader kept on its own branch):
-    ``load_torch_checkpoint(path)`` returns ``mapping[file name]``, the dict a real .pth would hold."""
+    ``load_torch_checkpoint(path)`` returns ``mapping[file name]``, the dict a real .pth would
+    hold."""
     module = types.ModuleType('ppfom.utils.torch_pickle')
 
     def load_torch_checkpoint(path):
@@ -58,8 +59,7 @@ def reference_run(fixture, fixtures_dir, tmp_path_factory):
     finally:
         sys.path.pop(0)
     with pytest.MonkeyPatch.context() as mp:
-        _fake_torch_pickle(mp, {os.path.basename(src): {'params_ema': torch_state,
-                                                       'params': {}}})
+        _fake_torch_pickle(mp, {os.path.basename(src): {'params_ema': torch_state, 'params': {}}})
         convert_gfpgan.main([src, dst])
     enhancer = GFPGANEnhancer(weight_path=dst, batch_size=1)
     captured = {}
@@ -138,7 +138,7 @@ def test_converter_transposes_linears_only(reference_run):
     converted = gfpgan_torch_to_paddle(torch_state)
     assert list(converted) == list(torch_state)
     linears = [k for k, v in torch_state.items() if v.ndim == 2]
-    # final_linear, 8 style_mlp layers, modulation of style_conv1, to_rgb1, 14 style_convs, 7 to_rgbs
+    # final_linear, 8 style_mlp layers; modulations: style_conv1, to_rgb1, 14 style_convs, 7 to_rgbs
     assert 'final_linear.weight' in linears and len(linears) == 1 + 8 + 2 + 14 + 7
     for key, value in torch_state.items():
         if value.ndim == 2:
@@ -169,8 +169,8 @@ def test_modulated_conv_matches_plain_numpy():
     s = style @ lin_w + lin_b                              # (2, 4)
     w = conv.weight.numpy()[0][None] * s[:, None, :, None, None]
     w = w / np.sqrt((w ** 2).sum(axis=(2, 3, 4), keepdims=True) + 1e-8)
-    # bilinear x2, half-pixel centres, edge-clamped: 1-D weights per output sample
-    def up1d(n):
+
+    def up1d(n):  # bilinear x2, half-pixel centres, edge-clamped: 1-D weights per output
         m = np.zeros((2 * n, n))
         for o in range(2 * n):
             src = max((o + 0.5) / 2 - 0.5, 0)

@@ -21,8 +21,9 @@ from ppfom.faceutils.face_enhancement.gpen import (ConvLayer, EqualLinear, Modul
 from ppfom.utils.download import DownloadError
 from ppfom.utils.registry import ENHANCERS, build_from_config
 
+
 def gpen_test_weights(keys_and_shapes, seed=0):
-    """Seeded GPEN weights for the reference check (also used by tests/data/make_gpen_reference.py).
+    """Seeded GPEN weights for the reference check (also tests/data/make_gpen_reference.py).
 
     One ``default_rng(seed)``; every key draws ``prod(shape)`` float32 normals ``z`` in order:
     weights ``z`` (equalised learning rate: N(0, 1) is the trained scale), modulation biases

@@ -14,7 +14,6 @@ transposed (``[in, out]``), see :func:`gfpgan_torch_to_paddle`.
 import math
 
 import numpy as np
-import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
@@ -189,7 +188,8 @@ def gfpgan_torch_to_paddle(state):
         raise ValueError(f'not a GFPGAN state dict: a {type(state).__name__}, not a dict')
     if 'conv_body_first.0.weight' in state:
         raise ValueError('this is the original GFPGANv1 architecture (GFPGANv1.pth or PaddleGAN '
-                         "GFPGAN.pdparams), not GFPGANv1Clean: use GFPGANv1.3.pth or GFPGANv1.4.pth")
+                         'GFPGAN.pdparams), not GFPGANv1Clean: use GFPGANv1.3.pth or '
+                         'GFPGANv1.4.pth')
     if 'final_linear.weight' not in state or 'stylegan_decoder.to_rgb1.bias' not in state:
         found = ', '.join(sorted(map(str, state))[:5])
         raise ValueError(f'not a GFPGANv1Clean state dict (found keys {found}, ...); expected the '

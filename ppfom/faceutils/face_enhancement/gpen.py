@@ -11,9 +11,10 @@ loads unchanged.
 
 Unlike GFPGAN's 'clean' StyleGAN2, this is the original StyleGAN2 (rosinality's port):
 equalised learning rate (weights scaled by ``1/sqrt(fan_in)`` at run time), FIR up/down-sampling
-with the ``[1, 3, 3, 1]`` kernel (upfirdn2d), ``FusedLeakyReLU`` (bias, LeakyReLU(0.2), ``*sqrt(2)``)
-and, GPEN's change, noise *concatenated* to the features (``is_concat``): the "noise" of every
-synthesis layer is the encoder feature map of that resolution, so the output is deterministic.
+with the ``[1, 3, 3, 1]`` kernel (upfirdn2d), ``FusedLeakyReLU`` (bias, LeakyReLU(0.2),
+``*sqrt(2)``) and, GPEN's change, noise *concatenated* to the features (``is_concat``): the
+"noise" of every synthesis layer is the encoder feature map of that resolution, so the output is
+deterministic.
 """
 import itertools
 import math
