@@ -1,0 +1,1 @@
+"""Face utilities: detection, face-aware cropping and pasting, and face enhancement."""
