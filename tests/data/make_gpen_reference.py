@@ -18,8 +18,6 @@ import os
 import sys
 import types
 
-import cv2
-import imageio.v3 as iio
 import numpy as np
 import paddle
 
@@ -50,12 +48,11 @@ def main(src):
     net.eval()
     keys_and_shapes = [(k, list(v.shape)) for k, v in net.state_dict().items()]
     net.set_state_dict(gpen_test_weights(keys_and_shapes))
-    face = iio.imread(os.path.join(ROOT, '..', 'shared', 'data', 'images',
-                                   'paddlegan_fom_source.png'))
-    face = cv2.resize(face, (64, 64), interpolation=cv2.INTER_AREA)
-    x = (face.astype(np.float32) / 255 * 2 - 1).transpose(2, 0, 1)[None]
+    from test_gpen import reference_face
+    x = reference_face(os.path.join(ROOT, '..', 'shared', 'data'))
     out = net(paddle.to_tensor(x))[0].numpy()
-    np.savez_compressed(os.path.join(HERE, 'gpen64_ppgan210.npz'), input=x, output=out,
+    # the input is rebuilt from ../shared/data by the test: the photo is not ours to store
+    np.savez_compressed(os.path.join(HERE, 'gpen64_ppgan210.npz'), output=out,
                         keys=np.array([k for k, _ in keys_and_shapes]))
     print('output mean %.4f std %.4f max|x| %.4f' % (out.mean(), out.std(), np.abs(out).max()))
 
