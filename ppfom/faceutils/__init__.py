@@ -1,0 +1,1 @@
+"""Face utilities: detection (``face_detection``), and the face-aware crop/paste built on it."""
