@@ -13,10 +13,7 @@ Detectors: ``blazeface`` (MediaPipe BlazeFace, bundled weights, works offline; t
 """
 from ...utils.registry import DETECTORS, build_from_config
 from .base import Detections
-try:
-    from .blazeface_detector import BlazeFaceDetector
-except ImportError:
-    pass
+from .blazeface_detector import BlazeFaceDetector
 from .sfd_detector import S3FD_URL, SFDDetector
 
 DEFAULT_DETECTOR = 'blazeface'

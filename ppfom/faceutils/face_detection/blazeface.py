@@ -105,6 +105,11 @@ def convert_blazeface_tflite(source):
              'regressor_8': 'regressor_8', 'regressor_16': 'regressor_16'}
     backbone_keys = [k[:-len('.weight')] for k in BLAZEFACE_SHAPES
                      if k.endswith('.weight') and k.startswith('backbone')]
+    names = [model.tensors[op.outputs[0]].name for op in convs]
+    if len(convs) != len(backbone_keys) + 4 or sorted(set(names) & set(heads)) != sorted(heads):
+        raise ValueError(f'not a BlazeFace short-range model ({model.description!r}): '
+                         f'{len(convs)} convolutions (want {len(backbone_keys) + 4}, with the heads '
+                         f'{", ".join(heads)}); the full-range model is a different network')
     state, backbone = {}, []
     for op in convs:
         out_name = model.tensors[op.outputs[0]].name
