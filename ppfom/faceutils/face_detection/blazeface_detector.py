@@ -187,6 +187,8 @@ class BlazeFaceDetector:
         tile_score_threshold: minimum score of a detection from a tile (0.75). Measured on the
             sample photos: true faces score 0.86-0.97 in tiles, false ones (hands, cloth,
             background) up to 0.71.
+        min_tile: levels whose tiles would be smaller than this many pixels are skipped (128:
+            the smallest face found is then ~20 px; a 256 px image gets only the 2x2 level).
         max_tiles: cap on the number of tiles; a level that would exceed it is skipped (60).
         batch_size: windows per network call (16).
         max_side: images whose longer side exceeds this are detected on a downscaled copy
@@ -199,8 +201,8 @@ class BlazeFaceDetector:
     """
 
     def __init__(self, weights=None, score_threshold=0.5, nms_threshold=0.3, tiles=True,
-                 tile_levels=(2, 4), tile_overlap=0.5, tile_score_threshold=0.75, max_tiles=60,
-                 max_side=1280, batch_size=16, anchors=None):
+                 tile_levels=(2, 4), tile_overlap=0.5, tile_score_threshold=0.75, min_tile=128,
+                 max_tiles=60, max_side=1280, batch_size=16, anchors=None):
         state = load_blazeface_weights(weights or SHORT_RANGE_WEIGHTS)
         self.net = BlazeFace()
         self.net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
@@ -209,7 +211,7 @@ class BlazeFaceDetector:
         self.score_threshold, self.nms_threshold = score_threshold, nms_threshold
         self.tiles, self.tile_levels, self.tile_overlap = tiles, tuple(tile_levels), tile_overlap
         self.tile_score_threshold, self.max_tiles, self.max_side = tile_score_threshold, max_tiles, max_side
-        self.batch_size = batch_size
+        self.batch_size, self.min_tile = batch_size, min_tile
 
     def run_net(self, tensors):
         """``(B, 128, 128, 3)`` letterboxed float32 -> regressors ``(B, 896, 16)``, logits ``(B, 896)``."""
@@ -244,7 +246,7 @@ class BlazeFaceDetector:
             longer = max(height, width)
             for div in self.tile_levels:
                 tile = int(np.ceil(longer / div))
-                if tile < 32:
+                if tile < self.min_tile:
                     break
                 grid = tile_grid(height, width, tile, self.tile_overlap)
                 if len(wins) + len(grid) > self.max_tiles + 1:
