@@ -9,7 +9,8 @@ import pytest
 @pytest.fixture(scope='session')
 def s3fd_fixture(fixtures_dir):
     """(npz, json, weights): the S3FD fixture and its recipe weights (seed 0, torch names)."""
-    spec = importlib.util.spec_from_file_location('face_recipe', os.path.join(fixtures_dir, 'recipe.py'))
+    spec = importlib.util.spec_from_file_location('face_recipe',
+                                                  os.path.join(fixtures_dir, 'recipe.py'))
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)
     meta = json.load(open(os.path.join(fixtures_dir, 's3fd_fixture.json')))

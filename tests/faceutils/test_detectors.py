@@ -58,8 +58,9 @@ def test_default_finds_the_five_faces_in_the_painting(default, painting, fixture
     for ref in full_range_boxes(fixtures_dir, *painting.shape[:2]):
         assert box_iou(ref, boxes[:, :4]).max() > 0.5
     # landmarks (eyes, nose, mouth) lie inside their boxes
-    inside = ((det.landmarks[:, :4, 0] > boxes[:, None, 0]) & (det.landmarks[:, :4, 0] < boxes[:, None, 2])
-              & (det.landmarks[:, :4, 1] > boxes[:, None, 1]) & (det.landmarks[:, :4, 1] < boxes[:, None, 3]))
+    x, y = det.landmarks[:, :4, 0], det.landmarks[:, :4, 1]
+    inside = ((x > boxes[:, None, 0]) & (x < boxes[:, None, 2])
+              & (y > boxes[:, None, 1]) & (y < boxes[:, None, 3]))
     assert inside.all()
     # MediaPipe's single pass finds none of them (faces ~10 px in the 128 letterbox)
     assert len(BlazeFaceDetector(tiles=False).detect(painting)) == 0

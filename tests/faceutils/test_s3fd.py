@@ -9,7 +9,8 @@ import pytest
 from ppfom.faceutils.face_detection import SFDDetector, build_detector
 from ppfom.faceutils.face_detection.s3fd import S3FD, preprocess
 from ppfom.faceutils.face_detection.sfd_detector import (
-    S3FD_SHAPES, convert_s3fd_state_dict, decode_s3fd, load_s3fd_weights, nms_s3fd, postprocess_s3fd, softmax_face_prob)
+    S3FD_SHAPES, convert_s3fd_state_dict, decode_s3fd, load_s3fd_weights, nms_s3fd,
+    postprocess_s3fd, softmax_face_prob)
 from ppfom.utils.torch_pickle import load_torch_checkpoint
 
 from torch_format import save_torch_zip

@@ -71,7 +71,8 @@ def downscale(image, max_side):
 
 
 def box_iou(box, boxes):
-    """IoU of one ``(4,)`` box ``x1, y1, x2, y2`` with ``(M, 4)`` boxes (continuous areas) -> ``(M,)``."""
+    """IoU of one ``(4,)`` box ``x1, y1, x2, y2`` with ``(M, 4)`` boxes -> ``(M,)`` (continuous
+    areas, no "+1"; 0 for empty unions)."""
     ix1 = np.maximum(box[0], boxes[:, 0])
     iy1 = np.maximum(box[1], boxes[:, 1])
     ix2 = np.minimum(box[2], boxes[:, 2])

@@ -114,7 +114,10 @@ def convert_blazeface_tflite(source):
     for op in convs:
         out_name = model.tensors[op.outputs[0]].name
         kernel, bias = model.constant(op.inputs[1]), model.constant(op.inputs[2])
-        kernel = kernel.transpose(3, 0, 1, 2) if op.op == 'DEPTHWISE_CONV_2D' else kernel.transpose(0, 3, 1, 2)
+        if op.op == 'DEPTHWISE_CONV_2D':
+            kernel = kernel.transpose(3, 0, 1, 2)
+        else:
+            kernel = kernel.transpose(0, 3, 1, 2)
         if out_name in heads:
             state[heads[out_name] + '.weight'], state[heads[out_name] + '.bias'] = kernel, bias
         else:

@@ -210,11 +210,13 @@ class BlazeFaceDetector:
         self.anchors = ssd_anchors() if anchors is None else load_anchors(anchors)
         self.score_threshold, self.nms_threshold = score_threshold, nms_threshold
         self.tiles, self.tile_levels, self.tile_overlap = tiles, tuple(tile_levels), tile_overlap
-        self.tile_score_threshold, self.max_tiles, self.max_side = tile_score_threshold, max_tiles, max_side
+        self.tile_score_threshold, self.max_tiles = tile_score_threshold, max_tiles
+        self.max_side = max_side
         self.batch_size, self.min_tile = batch_size, min_tile
 
     def run_net(self, tensors):
-        """``(B, 128, 128, 3)`` letterboxed float32 -> regressors ``(B, 896, 16)``, logits ``(B, 896)``."""
+        """``(B, 128, 128, 3)`` letterboxed float32 -> regressors ``(B, 896, 16)`` and logits
+        ``(B, 896)`` (numpy), in batches of ``batch_size``."""
         regs, logits = [], []
         with paddle.no_grad():
             for i in range(0, len(tensors), self.batch_size):

@@ -3,7 +3,7 @@
 The network is the VGG16-based S3FD of face-alignment (``face_alignment/detection/sfd/net_s3fd.py``),
 which is also PaddleGAN's ``ppgan/faceutils/face_detection/detection/sfd/net_s3fd.py``: the same
 parameter names, so PaddleGAN's ``s3fd_paddle.pdparams`` loads unchanged and face-alignment's
-``s3fd-619a316812.pth`` loads after :func:`ppfom.faceutils.face_detection.sfd_detector.convert_s3fd_state_dict`.
+``s3fd-619a316812.pth`` loads after ``sfd_detector.convert_s3fd_state_dict``.
 Note that ``fc6`` is a 3x3 conv with padding 3 and *no* dilation (unlike the Caffe original), which
 makes the fc7 map ``H/32 + 4`` wide; the published weights expect exactly this.
 """

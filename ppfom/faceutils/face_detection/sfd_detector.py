@@ -8,7 +8,6 @@ import os
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 
 from ...utils.registry import DETECTORS
 from .base import Detections, as_rgb_uint8, downscale, empty_detections
@@ -186,7 +185,8 @@ class SFDDetector:
         self.net = S3FD()
         self.net.set_state_dict({k: paddle.to_tensor(v) for k, v in state_dict.items()})
         self.net.eval()
-        self.score_threshold, self.nms_threshold, self.max_side = score_threshold, nms_threshold, max_side
+        self.score_threshold, self.nms_threshold = score_threshold, nms_threshold
+        self.max_side = max_side
 
     def raw_outputs(self, image_rgb):
         """The 12 raw maps (numpy) for one RGB uint8 ``(H, W, 3)`` image at its own size."""
