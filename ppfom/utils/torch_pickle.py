@@ -135,8 +135,8 @@ class _Unpickler(pickle.Unpickler):
         self.storages = storages  # key -> _Storage, shared with the caller
 
     def find_class(self, module, name):
-        if module == 'collections' and name == 'OrderedDict':
-            return collections.OrderedDict
+        if module == 'collections' and name in ('OrderedDict', 'Counter'):
+            return getattr(collections, name)
         if module == 'torch._utils' and name in ('_rebuild_tensor_v2', '_rebuild_tensor'):
             return _rebuild_tensor
         if module == 'torch._utils' and name in ('_rebuild_parameter',
