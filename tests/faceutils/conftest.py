@@ -22,9 +22,3 @@ def s3fd_fixture(fixtures_dir):
 def sfd_detector(s3fd_fixture):
     from ppfom.faceutils.face_detection import build_detector
     return build_detector('sfd', state_dict=s3fd_fixture[2], max_side=None)
-
-
-def read_rgb(path):
-    """An image file as uint8, as decoded by imageio (Pillow), channels untouched."""
-    import imageio.v3 as iio
-    return np.asarray(iio.imread(path))

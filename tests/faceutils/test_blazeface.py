@@ -12,7 +12,7 @@ from ppfom.faceutils.face_detection.blazeface import BLAZEFACE_SHAPES, convert_b
 from ppfom.faceutils.face_detection.blazeface_detector import (
     SHORT_RANGE_WEIGHTS, letterbox, load_blazeface_weights, ssd_anchors, weighted_nms)
 
-from conftest import read_rgb
+from face_helpers import read_rgb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # fixture image name -> file in ../shared/data/images

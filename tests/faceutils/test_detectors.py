@@ -12,7 +12,7 @@ from ppfom.faceutils.face_detection import sfd_detector
 from ppfom.faceutils.face_detection.base import box_iou
 from ppfom.utils.download import DownloadError, get_path_from_url
 
-from conftest import read_rgb
+from face_helpers import read_rgb
 
 PAINTING = 'paddlegan_multi_person_5faces.jpg'
 
