@@ -8,17 +8,19 @@ Every detector is built from a config dict (``{'name': 'blazeface', **kwargs}``)
 - ``detect_with_landmarks(image)``: the same as a :class:`Detections` with ``boxes`` and
   ``landmarks`` ``(N, K, 2)`` (``None`` for S3FD; K = 6 for BlazeFace).
 
-Detectors: ``blazeface`` (MediaPipe BlazeFace, bundled weights, works offline; the default) and
-``sfd`` (S3FD, 85 MB weights from PaddleGAN or face-alignment, ``--detector_weights``).
+Detectors: ``blazeface`` (MediaPipe BlazeFace short-range with tiling, bundled weights, works
+offline; the default), ``blazeface_full`` (MediaPipe's full-range model, bundled) and ``sfd``
+(S3FD, 85 MB weights from PaddleGAN or face-alignment, ``--detector_weights``).
 """
 from ...utils.registry import DETECTORS, build_from_config
 from .base import Detections
-from .blazeface_detector import BlazeFaceDetector
+from .blazeface_detector import BlazeFaceDetector, BlazeFaceFullRangeDetector
 from .sfd_detector import S3FD_URL, SFDDetector
 
 DEFAULT_DETECTOR = 'blazeface'
 
-__all__ = ['DETECTORS', 'DEFAULT_DETECTOR', 'Detections', 'BlazeFaceDetector', 'SFDDetector',
+__all__ = ['DETECTORS', 'DEFAULT_DETECTOR', 'Detections', 'BlazeFaceDetector',
+           'BlazeFaceFullRangeDetector', 'SFDDetector',
            'S3FD_URL', 'build_detector']
 
 

@@ -1,11 +1,12 @@
-"""The BlazeFace face detector: MediaPipe's short-range model with MediaPipe's pre- and
-post-processing, plus a tiled pass so that small faces in group photos are found too.
+"""The BlazeFace face detector: MediaPipe's short-range (or full-range) model with MediaPipe's
+pre- and post-processing, plus a tiled pass so that small faces in group photos are found too.
 
 One pass (:meth:`BlazeFaceDetector.detect_single`) is exactly MediaPipe's ``FaceDetectionShortRange``
 graph (options in ``blazeface_reference.json``): letterbox the whole image into 128x128 (no centre
 crop; pad value -1), run the net, decode against 896 SSD anchors, sigmoid scores >= threshold,
 weighted NMS (IoU > 0.3), project back through the letterbox.
 """
+import json
 import os
 
 import cv2
@@ -15,28 +16,39 @@ import paddle
 from ...utils.registry import DETECTORS
 from .base import Detections, as_rgb_uint8, box_iou, downscale, empty_detections
 from .blazeface import BLAZEFACE_SHAPES, BlazeFace
+from .tflite_graph import build_graph_net, graph_spec_from_tflite
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'weights')
 SHORT_RANGE_WEIGHTS = os.path.join(WEIGHTS_DIR, 'blazeface_short_range.npz')
+FULL_RANGE_WEIGHTS = os.path.join(WEIGHTS_DIR, 'blazeface_full_range.npz')
 INPUT_SIZE = 128
 NUM_KEYPOINTS = 6
+# MediaPipe's FaceDetectionShortRange / FaceDetectionFullRange options
+MODELS = {
+    'short_range': {'input_size': 128, 'strides': (8, 16, 16, 16), 'interpolated_scale': True,
+                    'weights': SHORT_RANGE_WEIGHTS},
+    'full_range': {'input_size': 192, 'strides': (4,), 'interpolated_scale': False,
+                   'weights': FULL_RANGE_WEIGHTS},
+}
 
 
-def ssd_anchors(input_size=INPUT_SIZE, strides=(8, 16, 16, 16)):
-    """MediaPipe ``SsdAnchorsCalculator`` anchors for BlazeFace: ``(896, 4)`` float32
+def ssd_anchors(input_size=INPUT_SIZE, strides=(8, 16, 16, 16), interpolated_scale=True):
+    """MediaPipe ``SsdAnchorsCalculator`` anchors for BlazeFace: ``(A, 4)`` float32
     ``x_centre, y_centre, w, h`` relative to the input (``w = h = 1``: ``fixed_anchor_size``).
 
-    Consecutive layers with the same stride share one grid; each layer adds 2 anchors per cell
-    (aspect ratio 1 and the interpolated scale): 16x16x2 at stride 8, then 8x8x6 at stride 16,
-    row-major (y, x, anchor).
+    Consecutive layers with the same stride share one grid; each layer adds one anchor per cell
+    (aspect ratio 1), plus one more with the interpolated scale when ``interpolated_scale``.
+    Short-range: 16x16x2 at stride 8, then 8x8x6 at stride 16 = 896; full-range (192 px, stride 4,
+    no interpolated scale): 48x48x1 = 2304. Order: row-major (y, x, anchor).
     """
+    per_layer = 2 if interpolated_scale else 1
     anchors, layer = [], 0
     while layer < len(strides):
         same = sum(1 for s in strides[layer:] if s == strides[layer])
         fm = int(np.ceil(input_size / strides[layer]))
         ys, xs = np.meshgrid(np.arange(fm), np.arange(fm), indexing='ij')
         centres = np.stack([(xs + 0.5) / fm, (ys + 0.5) / fm], -1).reshape(-1, 1, 2)
-        centres = np.repeat(centres, 2 * same, axis=1).reshape(-1, 2)
+        centres = np.repeat(centres, per_layer * same, axis=1).reshape(-1, 2)
         anchors.append(np.concatenate([centres, np.ones_like(centres)], 1))
         layer += same
     return np.concatenate(anchors).astype(np.float32)
@@ -72,7 +84,8 @@ def decode_blazeface(regressors, logits, anchors, score_threshold=0.5, size=INPU
     """MediaPipe ``TensorsToDetections`` for one image.
 
     Args:
-        regressors: ``(896, 16)``; logits: ``(896,)`` or ``(896, 1)``; anchors: ``(896, 4)``.
+        regressors: ``(A, 16)``; logits: ``(A,)`` or ``(A, 1)``; anchors: ``(A, 4)``;
+        size: the network input size (128 short-range, 192 full-range).
     Returns:
         ``(boxes, keypoints, scores, indices)``: ``(M, 4)`` ``xmin, ymin, xmax, ymax`` and
         ``(M, 6, 2)`` ``x, y`` relative to the tensor (``[0, 1]``), ``(M,)`` scores
@@ -116,6 +129,24 @@ def weighted_nms(boxes, keypoints, scores, iou_threshold=0.3):
     if not out_s:
         return np.zeros((0, 4)), np.zeros((0, NUM_KEYPOINTS, 2)), np.zeros(0)
     return np.array(out_b), np.array(out_k), np.array(out_s)
+
+
+def load_full_range_model(path):
+    """The full-range network (a :class:`TFLiteGraphNet`) from MediaPipe's
+    ``face_detection_full_range_sparse.tflite`` or its conversion (``.npz`` with a ``graph`` entry,
+    as written by ``tools/convert_blazeface_tflite.py``)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'BlazeFace full-range weights not found: {path}; pass the file '
+                                'with --detector_weights')
+    if path.endswith('.tflite'):
+        spec, weights = graph_spec_from_tflite(path)
+    else:
+        with np.load(path) as z:
+            if 'graph' not in z.files:
+                raise ValueError(f'{path} is not a converted full-range BlazeFace (no graph entry)')
+            spec = json.loads(str(z['graph']))
+            weights = {k: z[k].astype(np.float32) for k in z.files if k != 'graph'}
+    return build_graph_net(spec, weights)
 
 
 def load_blazeface_weights(path):
@@ -167,9 +198,12 @@ def tile_grid(height, width, tile, overlap=0.5):
 
 @DETECTORS.register(name='blazeface')
 class BlazeFaceDetector:
-    """MediaPipe BlazeFace short-range face detector (``name: blazeface``), bundled weights.
+    """MediaPipe BlazeFace face detector (``name: blazeface``), bundled weights.
 
     Args:
+        model: ``'short_range'`` (MediaPipe's default, 128 px input, 896 anchors, the PaddleGAN
+            architecture) or ``'full_range'`` (192 px, 2304 anchors, for faces up to ~5 m; run as
+            its TFLite graph, see :mod:`.tflite_graph`; registered as ``blazeface_full``).
         weights: ``None`` (the bundled conversion of MediaPipe's short-range model), or a path to
             PaddleGAN's ``blazeface.pdparams`` (same layer names and shapes, loaded unchanged), a
             MediaPipe ``.tflite`` or a converted ``.npz``.
@@ -203,12 +237,20 @@ class BlazeFaceDetector:
 
     def __init__(self, weights=None, score_threshold=0.5, nms_threshold=0.3, tiles=True,
                  tile_levels=(2, 4), tile_overlap=0.5, tile_score_threshold=0.75, min_tile=128,
-                 max_tiles=60, max_side=1280, batch_size=16, anchors=None):
-        state = load_blazeface_weights(weights or SHORT_RANGE_WEIGHTS)
-        self.net = BlazeFace()
-        self.net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
-        self.net.eval()
-        self.anchors = ssd_anchors() if anchors is None else load_anchors(anchors)
+                 max_tiles=60, max_side=1280, batch_size=16, anchors=None, model='short_range'):
+        if model not in MODELS:
+            raise ValueError(f"unknown BlazeFace model {model!r}; use one of {', '.join(MODELS)}")
+        cfg = MODELS[model]
+        self.model, self.input_size = model, cfg['input_size']
+        if model == 'full_range':
+            self.net = load_full_range_model(weights or cfg['weights'])
+        else:
+            state = load_blazeface_weights(weights or cfg['weights'])
+            self.net = BlazeFace()
+            self.net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
+            self.net.eval()
+        self.anchors = (ssd_anchors(cfg['input_size'], cfg['strides'], cfg['interpolated_scale'])
+                        if anchors is None else load_anchors(anchors))
         self.score_threshold, self.nms_threshold = score_threshold, nms_threshold
         self.tiles, self.tile_levels, self.tile_overlap = tiles, tuple(tile_levels), tile_overlap
         self.tile_score_threshold, self.max_tiles = tile_score_threshold, max_tiles
@@ -216,29 +258,32 @@ class BlazeFaceDetector:
         self.batch_size, self.min_tile = batch_size, min_tile
 
     def run_net(self, tensors):
-        """``(B, 128, 128, 3)`` letterboxed float32 -> regressors ``(B, 896, 16)`` and logits
-        ``(B, 896)`` (numpy), in batches of ``batch_size``."""
+        """``(B, S, S, 3)`` letterboxed float32 -> regressors ``(B, A, 16)`` and logits ``(B, A)``
+        (numpy), in batches of ``batch_size`` (S = 128, A = 896 short-range; 192, 2304 full)."""
         regs, logits = [], []
         with paddle.no_grad():
             for i in range(0, len(tensors), self.batch_size):
                 chunk = np.ascontiguousarray(tensors[i:i + self.batch_size].transpose(0, 3, 1, 2))
                 reg, cls = self.net(paddle.to_tensor(chunk))
+                if reg.shape[-1] != 16:   # the full-range graph's output order is not fixed
+                    reg, cls = cls, reg
                 regs.append(reg.numpy())
                 logits.append(cls.numpy()[..., 0])
         return np.concatenate(regs), np.concatenate(logits)
 
     def _decode_window(self, reg, logit, height, width):
         """Decoded candidates of one letterboxed window, in pixels of that window."""
-        boxes, kps, scores, _ = decode_blazeface(reg, logit, self.anchors, self.score_threshold)
-        inv = np.linalg.inv(letterbox_matrix(height, width))
-        scale, shift = inv[0, 0] * INPUT_SIZE, inv[:2, 2]
+        boxes, kps, scores, _ = decode_blazeface(reg, logit, self.anchors, self.score_threshold,
+                                                 self.input_size)
+        inv = np.linalg.inv(letterbox_matrix(height, width, self.input_size))
+        scale, shift = inv[0, 0] * self.input_size, inv[:2, 2]
         return boxes * scale + np.tile(shift, 2), kps * scale + shift, scores
 
     def detect_single(self, image):
         """MediaPipe's single pass on the whole image (no tiles); returns :class:`Detections`."""
         image = as_rgb_uint8(image)
         h, w = image.shape[:2]
-        reg, logit = self.run_net(letterbox(image)[None])
+        reg, logit = self.run_net(letterbox(image, self.input_size)[None])
         boxes, kps, scores = self._decode_window(reg[0], logit[0], h, w)
         return self._finish(*weighted_nms(boxes, kps, scores, self.nms_threshold))
 
@@ -262,7 +307,8 @@ class BlazeFaceDetector:
         small, factor = downscale(image, self.max_side)
         h, w = small.shape[:2]
         wins = self.windows(h, w)
-        batch = np.stack([letterbox(small[y:y + th, x:x + tw]) for y, x, th, tw in wins])
+        batch = np.stack([letterbox(small[y:y + th, x:x + tw], self.input_size)
+                          for y, x, th, tw in wins])
         reg, logit = self.run_net(batch)
         all_b, all_k, all_s = [], [], []
         for i, (y, x, th, tw) in enumerate(wins):
@@ -303,3 +349,16 @@ class BlazeFaceDetector:
 
     def detect(self, image):
         return self.detect_with_landmarks(image).boxes
+
+
+@DETECTORS.register(name='blazeface_full')
+class BlazeFaceFullRangeDetector(BlazeFaceDetector):
+    """:class:`BlazeFaceDetector` with MediaPipe's full-range model (``name: blazeface_full``).
+
+    Same arguments; ``tiles`` defaults to ``False`` here (the full-range model sees faces down to
+    ~1/15 of the image in one pass).
+    """
+
+    def __init__(self, tiles=False, **kwargs):
+        kwargs.setdefault('model', 'full_range')
+        super().__init__(tiles=tiles, **kwargs)

@@ -3,7 +3,7 @@
 Reads the tensors (name, shape, type, constant data) and the operators (op name, input and output
 tensor indices) of the first subgraph, following ``tensorflow/lite/schema/schema.fbs``. No
 TensorFlow, ``tflite`` or ``flatbuffers`` package is needed. Sparse tensors (``DENSIFY`` inputs) are
-reported with ``sparse=True`` and no data.
+decoded to dense arrays (:func:`densify`, TFLite's ``FormatConverter`` without block maps).
 """
 import struct
 from dataclasses import dataclass, field
@@ -86,6 +86,90 @@ class TFLiteOp:
     op: str
     inputs: List[int]
     outputs: List[int]
+    options: dict = field(default_factory=dict)
+
+
+_ACTIVATIONS = {0: None, 1: 'RELU', 2: 'RELU_N1_TO_1', 3: 'RELU6'}
+_PADDING = {0: 'SAME', 1: 'VALID'}
+
+
+def _options(name, table):
+    """The builtin options of the ops the face models use (schema.fbs field order)."""
+    if table is None:
+        return {}
+    if name == 'CONV_2D':
+        return {'padding': _PADDING[table.scalar(0, 'b')], 'stride': (table.scalar(2, 'i'), table.scalar(1, 'i')),
+                'activation': _ACTIVATIONS[table.scalar(3, 'b')],
+                'dilation': (table.scalar(5, 'i', 1), table.scalar(4, 'i', 1))}
+    if name == 'DEPTHWISE_CONV_2D':
+        return {'padding': _PADDING[table.scalar(0, 'b')], 'stride': (table.scalar(2, 'i'), table.scalar(1, 'i')),
+                'depth_multiplier': table.scalar(3, 'i'), 'activation': _ACTIVATIONS[table.scalar(4, 'b')],
+                'dilation': (table.scalar(6, 'i', 1), table.scalar(5, 'i', 1))}
+    if name == 'ADD':
+        return {'activation': _ACTIVATIONS[table.scalar(0, 'b')]}
+    if name == 'RESIZE_BILINEAR':
+        return {'align_corners': bool(table.scalar(2, 'B')), 'half_pixel_centers': bool(table.scalar(3, 'B'))}
+    if name == 'DEPTH_TO_SPACE':
+        return {'block_size': table.scalar(0, 'i')}
+    if name == 'MAX_POOL_2D':
+        return {'padding': _PADDING[table.scalar(0, 'b')], 'stride': (table.scalar(2, 'i'), table.scalar(1, 'i')),
+                'filter': (table.scalar(4, 'i'), table.scalar(3, 'i')), 'activation': _ACTIVATIONS[table.scalar(5, 'b')]}
+    if name == 'CONCATENATION':
+        return {'axis': table.scalar(0, 'i'), 'activation': _ACTIVATIONS[table.scalar(1, 'b')]}
+    return {}
+
+
+_INDEX_VECTORS = {1: 'i', 2: 'H', 3: 'B'}   # Int32Vector, Uint16Vector, Uint8Vector
+
+
+def densify(shape, values, traversal_order, block_map, dim_metadata):
+    """Dense array of a sparse TFLite tensor.
+
+    Args:
+        shape: the dense shape; values: the stored (non-zero) values in traversal order;
+        traversal_order: order of the dimensions in storage; block_map: must be empty (block
+        sparsity is not supported); dim_metadata: per traversal level, ``('DENSE', size)`` or
+        ``('CSR', segments, indices)``.
+    """
+    if block_map:
+        raise ValueError('block-sparse TFLite tensors are not supported')
+    out = np.zeros(shape, values.dtype)
+    coords = [0] * len(shape)
+    counter = 0
+
+    def visit(level, prev):
+        nonlocal counter
+        if level == len(traversal_order):
+            out[tuple(coords)] = values[counter]
+            counter += 1
+            return
+        meta = dim_metadata[level]
+        dim = traversal_order[level]
+        if meta[0] == 'DENSE':
+            for i in range(meta[1]):
+                coords[dim] = i
+                visit(level + 1, prev * meta[1] + i)
+        else:
+            segments, indices = meta[1], meta[2]
+            for j in range(segments[prev], segments[prev + 1]):
+                coords[dim] = indices[j]
+                visit(level + 1, j)
+
+    visit(0, 0)
+    if counter != len(values):
+        raise ValueError(f'sparse tensor holds {len(values)} values, its index used {counter}')
+    return out
+
+
+def _sparsity(table):
+    dims = []
+    for dm in table.tables(2):
+        if dm.scalar(0, 'b') == 0:
+            dims.append(('DENSE', dm.scalar(1, 'i')))
+        else:
+            seg_fmt, idx_fmt = _INDEX_VECTORS[dm.scalar(2, 'B')], _INDEX_VECTORS[dm.scalar(4, 'B')]
+            dims.append(('CSR', dm.table(3).ints(0, seg_fmt), dm.table(5).ints(0, idx_fmt)))
+    return table.ints(0), table.ints(1), dims
 
 
 @dataclass
@@ -106,13 +190,11 @@ class TFLiteModel:
     def constant(self, tensor_index):
         """float32 value of a weight tensor, following a ``DEQUANTIZE`` from float16 if needed."""
         t = self.tensors[tensor_index]
-        if t.data is None:
-            op = self.producer(tensor_index)
-            if op is None or op.op != 'DEQUANTIZE':
+        while t.data is None:   # follow DEQUANTIZE (fp16 -> fp32) and DENSIFY (sparse -> dense)
+            op = self.producer(t.index)
+            if op is None or op.op not in ('DEQUANTIZE', 'DENSIFY'):
                 raise ValueError(f'tensor {t.name} is not a constant')
             t = self.tensors[op.inputs[0]]
-            if t.data is None:
-                raise ValueError(f'tensor {t.name} has no dense data (sparse={t.sparse})')
         return t.data.astype(np.float32)
 
 
@@ -139,8 +221,12 @@ def read_tflite(source):
         raw = buffers[t.scalar(2, 'I')] if t.scalar(2, 'I') < len(buffers) else b''
         sparse = t.table(6) is not None
         data = None
-        if raw and dtype is not None and not sparse:
-            data = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder('<')).reshape(shape)
+        if raw and dtype is not None:
+            data = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder('<'))
+            data = densify(shape, data, *_sparsity(t.table(6))) if sparse else data.reshape(shape)
         tensors.append(TFLiteTensor(i, t.string(3), shape, dtype, data, sparse))
-    ops = [TFLiteOp(codes[op.scalar(0, 'I')], op.ints(1), op.ints(2)) for op in graph.tables(3)]
+    ops = []
+    for op in graph.tables(3):
+        name = codes[op.scalar(0, 'I')]
+        ops.append(TFLiteOp(name, op.ints(1), op.ints(2), _options(name, op.table(4))))
     return TFLiteModel(model.string(3), tensors, ops, graph.ints(1), graph.ints(2))
