@@ -74,7 +74,7 @@ def test_raw_outputs(raw, single):
 
 
 @pytest.mark.parametrize('name', list(IMAGES))
-def test_postprocessing_on_stored_outputs(raw, reference, single, data_dir, name):
+def test_postprocessing_on_stored_outputs(raw, reference, single, name):
     """Decode + weighted NMS + letterbox projection on MediaPipe's raw outputs = its detections."""
     h, w = reference['images'][name]['height'], reference['images'][name]['width']
     boxes, kps, scores = single._decode_window(raw[f'letterbox_raw/{name}/regressors'][0],
@@ -89,15 +89,14 @@ def test_postprocessing_on_stored_outputs(raw, reference, single, data_dir, name
 
 
 @pytest.mark.parametrize('name', list(IMAGES))
-def test_end_to_end_single_pass(reference, single, data_dir, name):
+def test_end_to_end_single_pass(reference, raw, single, data_dir, name):
     """Image file -> detections, MediaPipe's single pass. The letterbox of the JPEGs differs from
     MediaPipe's by 1-2 grey levels on ~3% of the values (decoder / OpenCV version), which moves
     coordinates by ~3e-4 of the image size; the fixture notes put the bound at ~2e-2."""
     image = read_rgb(os.path.join(data_dir, 'images', IMAGES[name]))
     h, w = image.shape[:2]
     if name == 'fom_source_image':   # PNG, exact 2x downscale: the tensor itself is identical
-        np.testing.assert_array_equal(letterbox(image), np.load(os.path.join(
-            os.path.dirname(data_dir), 'fixtures', 'blazeface_raw.npz'))['letterbox/' + name])
+        np.testing.assert_array_equal(letterbox(image), raw['letterbox/' + name])
     det = single.detect_with_landmarks(image)
     want_b, want_k, want_s = reference_arrays(reference, name, h, w)
     assert len(det) == len(want_s)
