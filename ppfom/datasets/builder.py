@@ -16,12 +16,18 @@ def build_dataset(cfg, **overrides):
 class EpochBatchSampler(DistributedBatchSampler):
     """``DistributedBatchSampler`` (shuffled per epoch, split across ranks) whose indices are
     offset by ``epoch * len(dataset)``, so that the dataset's per-item randomness differs from
-    epoch to epoch while staying independent of the worker and device that loads the item."""
+    epoch to epoch while staying independent of the worker and device that loads the item.
+    ``skip_batches`` (reset after use) skips the first batches of the next pass (resuming
+    mid-epoch)."""
+
+    skip_batches = 0
 
     def __iter__(self):
         offset = self.epoch * len(self.dataset)
-        for batch in super().__iter__():
-            yield [int(i) + offset for i in batch]
+        skip, self.skip_batches = self.skip_batches, 0
+        for i, batch in enumerate(super().__iter__()):
+            if i >= skip:
+                yield [int(j) + offset for j in batch]
 
 
 def build_dataloader(cfg, world_size=1, rank=0, seed=0, shuffle=True):

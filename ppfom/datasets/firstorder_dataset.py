@@ -180,7 +180,7 @@ class FirstOrderDataset:
             try:
                 probe_video(path)
             except DatasetError as exc:
-                warnings.warn(f'skipping {exc}')
+                warnings.warn(f'skipping a video: {exc}')
                 continue
             self.videos.append(path)
         if not self.videos:

@@ -350,6 +350,12 @@ class FirstOrderModel:
             out.append(pred['prediction'])
         return paddle.concat(out, axis=0)
 
+    @paddle.no_grad()
+    def reconstruct_pair(self, source, driving):
+        """Animate ``source`` with ``driving`` (absolute keypoints); ``(N, 3, H, W)`` each."""
+        kp_source, kp_driving = self.kp_detector(source), self.kp_detector(driving)
+        return self.generator(source, kp_driving=kp_driving, kp_source=kp_source)['prediction']
+
     # -- state ----------------------------------------------------------------------------
     def weights(self):
         """Weights-only state ``{'kp_detector': ..., 'generator': ..., 'discriminator': ...}``
