@@ -362,11 +362,39 @@ class FirstOrderModel:
         (the layout :func:`ppfom.utils.checkpoint.load_fomm_state` reads)."""
         return {name: net.state_dict() for name, net in self.nets.items()}
 
+    def _portable_optimizer_state(self, name):
+        """Optimiser state keyed ``<parameter path>::<accumulator>`` instead of Paddle's
+        process-dependent unique names (``conv2d_12.w_0_moment1_0``), so it loads in any process."""
+        by_unique = {p.name: path for path, p in self.nets[name].named_parameters()}
+        out = {}
+        for key, value in self.optimizers[name].state_dict().items():
+            if key == 'LR_Scheduler':
+                out[key] = value
+                continue
+            unique = next((u for u in by_unique if key.startswith(u + '_')), None)
+            if unique is None:
+                raise KeyError(f'optimizer_{name}: state {key} belongs to no {name} parameter')
+            out[f'{by_unique[unique]}::{key[len(unique) + 1:]}'] = value
+        return out
+
+    def _set_portable_optimizer_state(self, name, state):
+        to_unique = {path: p.name for path, p in self.nets[name].named_parameters()}
+        converted = {}
+        for key, value in state.items():
+            if '::' in key:
+                path, suffix = key.split('::', 1)
+                if path not in to_unique:
+                    raise KeyError(f'optimizer_{name}: the checkpoint has state for {path}, '
+                                   f'which the {name} of this config does not have')
+                key = f'{to_unique[path]}_{suffix}'
+            converted[key] = value
+        self.optimizers[name].set_state_dict(converted)
+
     def state_dict(self):
         """Networks, optimisers and schedulers (for ``--resume``)."""
         state = self.weights()
-        for name, opt in self.optimizers.items():
-            state[f'optimizer_{name}'] = opt.state_dict()
+        for name in self.optimizers:
+            state[f'optimizer_{name}'] = self._portable_optimizer_state(name)
         for name, sched in self.schedulers.items():
             state[f'scheduler_{name}'] = sched.state_dict()
         return state
@@ -381,7 +409,7 @@ class FirstOrderModel:
         for name, opt in self.optimizers.items():
             key = f'optimizer_{name}'
             if key in state:
-                opt.set_state_dict(state[key])
+                self._set_portable_optimizer_state(name, state[key])
             elif strict_optimizers:
                 raise KeyError(f'{key} missing from the checkpoint')
         for name, sched in self.schedulers.items():
