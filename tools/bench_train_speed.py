@@ -27,7 +27,8 @@ def main():
     parser.add_argument('--seconds', type=float, default=120)
     parser.add_argument('--warmup', type=int, default=2)
     args = parser.parse_args()
-    cfg = get_config(args.config_file, args.opt + ['total_iters=1000000000'])
+    cfg = get_config(args.config_file, args.opt)
+    cfg['total_iters'] = 10 ** 9
     trainer = Trainer(cfg, args.config_file, run_dir=tempfile.mkdtemp(prefix='bench_'))
     model = trainer.model
     model.train()

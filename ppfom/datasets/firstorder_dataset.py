@@ -79,16 +79,20 @@ def read_video(path, frame_shape, indices=None):
             files = _frame_files(path)
             if indices is not None:
                 files = [files[i] for i in indices]
-            frames = [imageio.v2.imread(f) for f in files]
-        else:
-            frames = imageio.v2.mimread(path, memtest=False)
+            frames = [_resize(_to_rgb(imageio.v2.imread(f)), frame_shape) for f in files]
+        else:  # streamed: only the resized frames are kept in memory
+            reader = imageio.v2.get_reader(path)
+            try:
+                frames = [_resize(_to_rgb(f), frame_shape) for f in reader]
+            finally:
+                reader.close()
             if indices is not None:
                 frames = [frames[i] for i in indices]
     except Exception as exc:  # imageio/ffmpeg raise many kinds for a broken file
         raise DatasetError(f'cannot read video {path} ({_reason(exc)})') from exc
     if not frames:
         raise DatasetError(f'video {path} has no frames')
-    return np.stack([_resize(_to_rgb(f), frame_shape) for f in frames])
+    return np.stack(frames)
 
 
 def probe_video(path):
