@@ -173,8 +173,13 @@ class Trainer:
         if where:
             raise CheckpointError(f'{path} was trained with another model config (differs at '
                                   f'{where}); resume with the config it was written with')
-        self.model.set_state_dict(state)
+        fresh = self.model.set_state_dict(state)
         self.epoch, self.iteration = int(meta['epoch']), int(meta['iteration'])
+        for name in fresh:  # e.g. the GAN loss was switched on for this session
+            for _ in range(self.epoch):
+                self.model.schedulers[name].step()
+            self.logger.warning('%s has no %s optimiser state: it starts fresh (lr %.2e)', path,
+                                name, self.model.schedulers[name].get_lr())
         self.iter_in_epoch = int(meta['iter_in_epoch'])
         rng = meta['rng']
         np.random.set_state(rng['numpy'])
@@ -194,7 +199,7 @@ class Trainer:
         raw = paddle.load(path, return_numpy=True)
         if isinstance(raw, dict) and isinstance(raw.get('discriminator'), dict):
             state['discriminator'] = raw['discriminator']
-        self.model.set_state_dict(state, strict_optimizers=False)
+        self.model.set_state_dict(state)
         self.logger.info('loaded weights from %s', path)
 
     # -- training -------------------------------------------------------------------------

@@ -399,19 +399,23 @@ class FirstOrderModel:
             state[f'scheduler_{name}'] = sched.state_dict()
         return state
 
-    def set_state_dict(self, state, strict_optimizers=True):
+    def set_state_dict(self, state):
         """Load :meth:`state_dict` (or :meth:`weights`) output; checks networks against the
-        config (:func:`ppfom.utils.checkpoint.load_into`)."""
+        config (:func:`ppfom.utils.checkpoint.load_into`).
+
+        Returns the names of the optimisers the state has no entry for (e.g. the discriminator's
+        when a run without GAN loss is resumed with one): they start fresh."""
         from ..utils.checkpoint import load_into
         for name, net in self.nets.items():
             if name in state:
                 load_into(net, state[name], name)
-        for name, opt in self.optimizers.items():
+        fresh = []
+        for name in self.optimizers:
             key = f'optimizer_{name}'
             if key in state:
                 self._set_portable_optimizer_state(name, state[key])
-            elif strict_optimizers:
-                raise KeyError(f'{key} missing from the checkpoint')
-        for name, sched in self.schedulers.items():
-            if f'scheduler_{name}' in state:
-                sched.set_state_dict(state[f'scheduler_{name}'])
+                if f'scheduler_{name}' in state:
+                    self.schedulers[name].set_state_dict(state[f'scheduler_{name}'])
+            else:
+                fresh.append(name)
+        return fresh

@@ -32,3 +32,19 @@ def test_config_builds(path):
     disc_blocks = cfg.model.discriminator.discriminator_cfg.num_blocks
     assert len(cfg.model.train_params.loss_weights.feature_matching) == disc_blocks
     assert model.micro_batches >= 1
+
+
+def test_bundled_script_links_the_listed_clips_and_holds_out_the_test_ones(tmp_path, data_dir):
+    import subprocess
+    run = tmp_path / 'bundled'
+    env = dict(os.environ, RUN=str(run), VIDEOS=os.path.join(data_dir, 'videos'), SETUP_ONLY='1')
+    subprocess.run([os.path.join(ROOT, 'tools', 'train_bundled.sh')], env=env, check=True,
+                   capture_output=True)
+    cfg = get_config(os.path.join(ROOT, 'configs', 'firstorder_bundled.yaml'))
+    train = sorted(os.listdir(run / 'data' / 'train'))
+    test = sorted(os.listdir(run / 'data' / 'test'))
+    assert train == sorted(cfg.dataset.train.videos) and test == sorted(cfg.dataset.test.videos)
+    assert not set(train) & set(test) and 'lp_d12.mp4' in test
+    for name in train:
+        link = run / 'data' / 'train' / name
+        assert link.is_symlink() and os.path.samefile(link, os.path.join(data_dir, 'videos', name))

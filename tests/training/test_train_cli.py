@@ -124,3 +124,15 @@ def test_resume_from_another_config_or_weights_only_file(tiny_opts, tmp_path, ca
 def test_decode_helper_reads_real_frames(data_dir):
     frames = decode(os.path.join(data_dir, 'videos', 'lp_d1.mp4'))
     assert frames.shape == (8, 64, 64, 3) and frames.std() > 10  # real image content
+
+
+def test_resume_with_the_gan_loss_switched_on(tiny_opts, tmp_path):
+    off = 'model.train_params.loss_weights.generator_gan=0'
+    run(['-c', TINY_CONFIG, '-o', *tiny_opts, off, 'total_iters=1', '--output-dir', str(tmp_path)])
+    ckpt = tmp_path / 'checkpoint_last.pdparams'
+    assert 'optimizer_discriminator' not in paddle.load(str(ckpt))
+    run(['-c', TINY_CONFIG, '-o', *tiny_opts, '--resume', str(ckpt)])
+    log = open(tmp_path / 'log.txt').read()
+    assert 'has no discriminator optimiser state: it starts fresh' in log
+    assert 'disc_gan' in log.splitlines()[-2]  # the resumed iteration trains the discriminator
+    assert 'optimizer_discriminator' in paddle.load(str(ckpt))
