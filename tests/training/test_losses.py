@@ -94,3 +94,23 @@ def test_discriminator_is_frozen_during_the_generator_step(tmp_path):
     assert all(p.grad is None for p in model.discriminator.parameters())
     assert all(p.grad is not None for p in model.generator.parameters() if not p.stop_gradient)
     assert not any(p.stop_gradient for p in model.discriminator.parameters())  # restored
+
+
+def test_perceptual_loss_reads_a_local_vgg19_file(tmp_path):
+    from paddle.vision.models.vgg import cfgs, make_layers
+    features = make_layers(cfgs['E'])
+    state = {f'features.{k}': v for k, v in features.state_dict().items()}
+    state['classifier.0.weight'] = paddle.zeros([2, 2])  # ignored, as in the real file
+    path = str(tmp_path / 'vgg19.pdparams')
+    paddle.save(state, path)
+    loss = PerceptualPyramidLoss([1, 1, 1, 1, 1], path)
+    np.testing.assert_array_equal(loss.vgg.slices[4][-2].weight.numpy(),
+                                  features[28].weight.numpy())  # conv5_1, before relu5_1
+    real = {'prediction_1': paddle.rand([1, 3, 32, 32])}
+    fake = {'prediction_1': paddle.rand([1, 3, 32, 32])}
+    fake['prediction_1'].stop_gradient = False
+    assert float(loss(real, real, [1])) == 0
+    value = loss(fake, real, [1])
+    value.backward()
+    assert float(value) > 0 and fake['prediction_1'].grad is not None
+    assert all(p.grad is None for p in loss.vgg.parameters())

@@ -3,7 +3,7 @@ import os
 
 import paddle
 import paddle.nn as nn
-from paddle.vision.models import vgg19
+from paddle.vision.models.vgg import cfgs, make_layers
 
 from ...utils.download import DownloadError, get_path_from_url
 
@@ -49,7 +49,7 @@ class Vgg19(nn.Layer):
 
     def __init__(self, weights=None):
         super().__init__()
-        features = vgg19(pretrained=False).features
+        features = make_layers(cfgs['E'])  # vgg19.features, without the 120 M classifier
         if weights is not None:
             state = paddle.load(weights)
             own = {k[len('features.'):]: v for k, v in state.items() if k.startswith('features.')}
