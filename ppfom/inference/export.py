@@ -1,0 +1,367 @@
+"""Static (Paddle Inference) programs of the two FOMM networks.
+
+Three programs are written with ``paddle.jit.save``, so that the work that depends on the source
+only is done once per source and each driving frame costs only what must be recomputed:
+
+``kp_detector``
+    ``image`` ``(N, 3, H, W)`` -> ``value`` ``(N, K, 2)``, ``jacobian`` ``(N, K, 2, 2)``.
+``source_encoder``
+    ``source`` ``(1, 3, H, W)`` -> ``source_features`` ``(1, C', H/2^d, W/2^d)`` (the generator's
+    encoder) and ``source_small`` ``(1, 3, h, w)`` (the source downsampled for the dense motion
+    network, ``h = H * scale_factor``).
+``generator``
+    ``source_features``, ``source_small``, ``kp_source_value`` ``(1, K, 2)``,
+    ``kp_source_jacobian`` ``(1, K, 2, 2)``, ``kp_driving_value`` ``(N, K, 2)``,
+    ``kp_driving_jacobian`` ``(N, K, 2, 2)`` -> ``prediction`` ``(N, 3, H, W)`` in ``[0, 1]``.
+
+The driving keypoints fed to ``generator`` are already normalised (relative/absolute motion and
+``adapt_scale`` are decided by the caller at run time). The batch size ``N`` is dynamic; the image
+size is fixed per export. The source inputs keep batch 1 and are broadcast inside the program.
+
+The programs compute what :class:`OcclusionAwareGenerator.forward` and :class:`KPDetector.forward`
+compute (same layers, same weights) with ``F.interpolate`` replaced by the exact equivalents of
+:mod:`ppfom.modules.resize` (an interpolate op cannot run under oneDNN in Paddle 3.3).
+"""
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+from paddle.static import InputSpec
+
+from .. import __version__
+from ..models.generators import occlusion_aware
+from ..modules import first_order
+from ..modules.dense_motion import inverse_2x2
+from ..modules.first_order import kp2gaussian, make_coordinate_grid
+from ..modules.resize import resize_bilinear, resize_nearest, upsample_nearest2x
+
+EXPORT_FORMAT = 1          # bump when the programs' inputs/outputs change
+META_FILE = 'ppfom_export.json'
+PROGRAMS = ('kp_detector', 'source_encoder', 'generator')
+
+
+class ExportError(RuntimeError):
+    """An export folder that cannot be used (missing, corrupt, or made from other weights)."""
+
+
+@contextlib.contextmanager
+def export_friendly_ops():
+    """While tracing, let the shared blocks (``UpBlock2d``) use the interpolate-free nearest 2x
+    upsampling of :mod:`ppfom.modules.resize` (bit-identical to ``F.interpolate``)."""
+    original = first_order.upsample2x
+    first_order.upsample2x = upsample_nearest2x
+    try:
+        yield
+    finally:
+        first_order.upsample2x = original
+
+
+def antialias_down(layer, x):
+    """:class:`AntiAliasInterpolation2d` ``layer`` applied to ``x`` without ``F.interpolate``."""
+    if layer.scale == 1.0:
+        return x
+    out = F.pad(x, [layer.ka, layer.kb, layer.ka, layer.kb])
+    out = F.conv2d(out, weight=layer.weight, groups=layer.groups)
+    h, w = int(x.shape[2]), int(x.shape[3])
+    out_h, out_w = int(np.floor(h * layer.scale)), int(np.floor(w * layer.scale))
+    if layer.step is not None:
+        return out[:, :, :out_h * layer.step:layer.step, :out_w * layer.step:layer.step]
+    return resize_nearest(out, (out_h, out_w))
+
+
+class KeypointProgram(nn.Layer):
+    """:class:`KPDetector` returning ``(value, jacobian)`` (no heatmap)."""
+
+    def __init__(self, kp_detector):
+        super().__init__()
+        self.net = kp_detector
+
+    def forward(self, image):
+        net = self.net
+        x = antialias_down(net.down, image) if net.scale_factor != 1 else image
+        feature_map = net.predictor(x)
+        prediction = net.kp(feature_map)
+        k, h, w = prediction.shape[1], prediction.shape[2], prediction.shape[3]
+        heatmap = F.softmax(prediction.reshape([0, k, h * w]) / net.temperature, axis=2)
+        heatmap = heatmap.reshape([0, k, h, w])
+        grid = make_coordinate_grid((h, w), heatmap.dtype)
+        value = (heatmap.unsqueeze(-1) * grid).sum(axis=(2, 3))
+        if net.jacobian is None:
+            return value
+        maps = net.num_jacobian_maps
+        jacobian_map = net.jacobian(feature_map).reshape([0, maps, 4, h, w])
+        jacobian = (heatmap.unsqueeze(2) * jacobian_map).sum(axis=(3, 4))
+        return value, jacobian.reshape([0, k, 2, 2])
+
+
+class SourceEncoderProgram(nn.Layer):
+    """Everything of the generator that depends on the source only."""
+
+    def __init__(self, generator):
+        super().__init__()
+        self.net = generator
+
+    def forward(self, source):
+        features = self.net.encode_source(source)
+        dense = self.net.dense_motion_network
+        small = source
+        if dense is not None and dense.scale_factor != 1:
+            small = antialias_down(dense.down, source)
+        return features, small
+
+
+class FrameProgram(nn.Layer):
+    """:meth:`OcclusionAwareGenerator.forward` on cached source tensors, prediction only.
+
+    Same maths as ``DenseMotionNetwork.forward`` followed by the generator's ``deform_input``,
+    ``apply_occlusion`` and ``decode``, with the batch-1 source tensors broadcast to the ``N``
+    driving frames.
+    """
+
+    def __init__(self, generator, has_jacobian):
+        super().__init__()
+        self.net = generator
+        self.has_jacobian = has_jacobian
+
+    def _dense_motion(self, small, kp_source, kp_driving, n):
+        dense = self.net.dense_motion_network
+        k = dense.num_kp
+        c, h, w = int(small.shape[1]), int(small.shape[2]), int(small.shape[3])
+        # Eq. 6: heatmap difference plus a zero background channel -> (N, K+1, 1, h, w)
+        heatmap = (kp2gaussian(kp_driving, (h, w), dense.kp_variance)
+                   - kp2gaussian(kp_source, (h, w), dense.kp_variance))
+        heatmap = paddle.concat([paddle.zeros_like(heatmap[:, :1]), heatmap], axis=1).unsqueeze(2)
+        # Eq. 4: sparse motions -> (N, K+1, h, w, 2)
+        identity = make_coordinate_grid((h, w), small.dtype).reshape([1, 1, h, w, 2])
+        grid = identity - kp_driving['value'].reshape([0, k, 1, 1, 2])
+        if 'jacobian' in kp_driving:
+            jacobian = paddle.matmul(kp_source['jacobian'], inverse_2x2(kp_driving['jacobian']))
+            grid = (jacobian.reshape([0, k, 1, 1, 2, 2]) * grid.unsqueeze(-2)).sum(-1)
+        driving_to_source = grid + kp_source['value'].reshape([1, k, 1, 1, 2])
+        identity = paddle.broadcast_to(identity, [n, 1, h, w, 2])
+        sparse_motion = paddle.concat([identity, driving_to_source], axis=1)
+        # Eq. 7 input: the source warped by each sparse motion -> (N, K+1, C, h, w)
+        repeated = paddle.broadcast_to(small.unsqueeze(1), [n, k + 1, c, h, w])
+        deformed = F.grid_sample(repeated.reshape([-1, c, h, w]),
+                                 sparse_motion.reshape([-1, h, w, 2]), mode='bilinear',
+                                 padding_mode='zeros', align_corners=True)
+        deformed = deformed.reshape([-1, k + 1, c, h, w])
+        # Eq. 8
+        inp = paddle.concat([heatmap, deformed], axis=2).reshape([-1, (k + 1) * (c + 1), h, w])
+        prediction = dense.hourglass(inp)
+        mask = F.softmax(dense.mask(prediction), axis=1)
+        deformation = (sparse_motion * mask.unsqueeze(-1)).sum(axis=1)
+        occlusion = F.sigmoid(dense.occlusion(prediction)) if dense.occlusion is not None else None
+        return deformation, occlusion
+
+    def _deform(self, features, deformation):
+        h, w = int(features.shape[2]), int(features.shape[3])
+        deformation = resize_bilinear(deformation.transpose([0, 3, 1, 2]), (h, w))
+        deformation = deformation.transpose([0, 2, 3, 1])
+        if self.net.inference:
+            weight = paddle.to_tensor(occlusion_aware._border_weight(h, w)).reshape([1, h, w, 1])
+            identity = make_coordinate_grid((h, w), features.dtype).reshape([1, h, w, 2])
+            deformation = weight * deformation + (1 - weight) * identity
+        return F.grid_sample(features, deformation, mode='bilinear', padding_mode='zeros',
+                             align_corners=True)
+
+    def _occlude(self, features, occlusion):
+        h, w = int(features.shape[2]), int(features.shape[3])
+        occlusion = resize_bilinear(occlusion, (h, w))
+        if self.net.inference and not self.net.mobile_net:
+            keep = np.zeros((1, 1, h, w), np.float32)
+            pad = occlusion_aware.BORDER_PAD
+            keep[..., pad:h - pad, pad:w - pad] = 1.0
+            keep = paddle.to_tensor(keep)
+            occlusion = keep * occlusion + (1 - keep)
+        return features * occlusion
+
+    def forward(self, source_features, source_small, kp_source_value, kp_driving_value,
+                kp_source_jacobian=None, kp_driving_jacobian=None):
+        n = paddle.shape(kp_driving_value)[0]
+        kp_source = {'value': kp_source_value}
+        kp_driving = {'value': kp_driving_value}
+        if self.has_jacobian:
+            kp_source['jacobian'] = kp_source_jacobian
+            kp_driving['jacobian'] = kp_driving_jacobian
+        c, h, w = (int(s) for s in source_features.shape[1:])
+        out = paddle.broadcast_to(source_features, [n, c, h, w])
+        if self.net.dense_motion_network is not None:
+            deformation, occlusion = self._dense_motion(source_small, kp_source, kp_driving, n)
+            out = self._deform(out, deformation)
+            if occlusion is not None:
+                out = self._occlude(out, occlusion)
+        return self.net.decode(out)
+
+
+def network_shapes(kp_detector, generator, image_size):
+    """Fixed sizes of the programs' inputs: ``{'K', 'features' (C', h', w'), 'small' (3, h, w),
+    'has_jacobian'}``, found by running the source encoder once on zeros."""
+    h, w = image_size
+    with paddle.no_grad(), export_friendly_ops():
+        features, small = SourceEncoderProgram(generator)(paddle.zeros([1, 3, h, w]))
+    return {'K': int(kp_detector.kp.weight.shape[0] if not isinstance(kp_detector.kp, nn.Sequential)
+                     else kp_detector.kp[-1].weight.shape[0]),
+            'features': list(features.shape[1:]), 'small': list(small.shape[1:]),
+            'has_jacobian': kp_detector.jacobian is not None}
+
+
+def _save(layer, specs, prefix):
+    static = paddle.jit.to_static(layer, input_spec=specs, full_graph=True)
+    paddle.jit.save(static, prefix)
+
+
+def sha256_file(path, chunk=1 << 22):
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def program_files(folder, name):
+    """The files ``paddle.jit.save`` wrote for program ``name`` (model then params)."""
+    prefix = os.path.join(folder, name)
+    model = prefix + '.json' if os.path.exists(prefix + '.json') else prefix + '.pdmodel'
+    return model, prefix + '.pdiparams'
+
+
+def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), info=None):
+    """Write the three programs and ``ppfom_export.json`` into ``output_dir``.
+
+    Args:
+        kp_detector, generator: the eager networks, with their weights loaded.
+        output_dir: folder to create (files inside are overwritten).
+        image_size: ``(H, W)`` the programs are built for.
+        info: extra fields stored in the metadata (e.g. ``weights_sha256``, ``config``).
+    Returns:
+        the metadata dict (also written to ``output_dir/ppfom_export.json``): image size, K,
+        feature shapes, the sha256 of every file, ppfom/paddle versions and ``info``.
+    """
+    image_size = (int(image_size[0]), int(image_size[1]))
+    os.makedirs(output_dir, exist_ok=True)
+    kp_detector.eval()
+    generator.eval()
+    shapes = network_shapes(kp_detector, generator, image_size)
+    k, has_jac = shapes['K'], shapes['has_jacobian']
+    h, w = image_size
+    kp_specs = lambda prefix, batch: ([InputSpec([batch, k, 2], 'float32', f'{prefix}_value')]  # noqa: E731
+                                      + ([InputSpec([batch, k, 2, 2], 'float32',
+                                                    f'{prefix}_jacobian')] if has_jac else []))
+    src_kp, drv_kp = kp_specs('kp_source', 1), kp_specs('kp_driving', None)
+    gen_specs = [InputSpec([1] + shapes['features'], 'float32', 'source_features'),
+                 InputSpec([1] + shapes['small'], 'float32', 'source_small'),
+                 src_kp[0], drv_kp[0]] + src_kp[1:] + drv_kp[1:]
+    with export_friendly_ops():
+        _save(KeypointProgram(kp_detector), [InputSpec([None, 3, h, w], 'float32', 'image')],
+              os.path.join(output_dir, 'kp_detector'))
+        _save(SourceEncoderProgram(generator), [InputSpec([1, 3, h, w], 'float32', 'source')],
+              os.path.join(output_dir, 'source_encoder'))
+        _save(FrameProgram(generator, has_jac), gen_specs, os.path.join(output_dir, 'generator'))
+    files = {}
+    for name in PROGRAMS:
+        for path in program_files(output_dir, name):
+            files[os.path.basename(path)] = sha256_file(path)
+    meta = {'format': EXPORT_FORMAT, 'ppfom_version': __version__,
+            'paddle_version': paddle.__version__, 'image_size': list(image_size),
+            'num_kp': k, 'has_jacobian': has_jac, 'source_features': shapes['features'],
+            'source_small': shapes['small'], 'files': files, **(info or {})}
+    with open(os.path.join(output_dir, META_FILE), 'w', encoding='utf-8') as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
+    return meta
+
+
+def read_export_meta(folder, check_files=True):
+    """Read and verify an export folder's metadata.
+
+    Raises:
+        ExportError: no folder, no or unreadable ``ppfom_export.json``, another export format,
+            a missing program file, or (``check_files``) a file whose sha256 differs from the one
+            recorded at export time (a corrupt or edited export).
+    """
+    rebuild = 'delete the folder (or pass --rebuild_export) to export again'
+    if not os.path.isdir(folder):
+        raise ExportError(f'no exported model at {folder}; export it with tools/export_model.py')
+    path = os.path.join(folder, META_FILE)
+    try:
+        with open(path, encoding='utf-8') as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ExportError(f'export folder {folder} is corrupt ({META_FILE}: {exc}); '
+                          f'{rebuild}') from exc
+    if meta.get('format') != EXPORT_FORMAT:
+        raise ExportError(f'export folder {folder} has format {meta.get("format")}, this ppfom '
+                          f'reads format {EXPORT_FORMAT}; {rebuild}')
+    for name, digest in sorted(meta.get('files', {}).items()):
+        file = os.path.join(folder, name)
+        if not os.path.isfile(file):
+            raise ExportError(f'export folder {folder} is corrupt ({name} is missing); {rebuild}')
+        if check_files and sha256_file(file) != digest:
+            raise ExportError(f'export folder {folder} is corrupt ({name} changed since export); '
+                              f'{rebuild}')
+    if len(meta.get('files', {})) != 2 * len(PROGRAMS):
+        raise ExportError(f'export folder {folder} is corrupt (file list incomplete); {rebuild}')
+    return meta
+
+
+def config_digest(model_cfg, image_size):
+    """sha256 of the model config (canonical JSON) and image size: part of the cache key."""
+    text = json.dumps({'model': _plain(model_cfg), 'image_size': list(image_size),
+                       'format': EXPORT_FORMAT}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def export_cache_dir(weights_path, weights_sha256, model_cfg, image_size, cache_root=None):
+    """Where the export of these weights is cached:
+    ``<cache_root or the weights' folder>/<weights name>.export/<16 hex of the key>``, the key
+    being the sha256 of the weights file, the model config and the image size (precision is
+    chosen when the programs are loaded, so fp32 and bf16 share one export)."""
+    key = hashlib.sha256((weights_sha256 + config_digest(model_cfg, image_size)).encode())
+    root = cache_root or os.path.dirname(os.path.abspath(weights_path))
+    return os.path.join(root, os.path.basename(weights_path) + '.export', key.hexdigest()[:16])
+
+
+def export_from_weights(model_cfg, weights_path, output_dir, image_size=(256, 256),
+                        weights_sha256=None):
+    """Build the networks of ``model_cfg``, load ``weights_path`` and export them to
+    ``output_dir`` atomically (written to a temporary folder beside it, then renamed: a killed
+    export never leaves a half-written folder). Returns the metadata."""
+    from ..models.networks import build_networks
+    from ..utils.checkpoint import load_fomm_state, load_into
+
+    weights_sha256 = weights_sha256 or sha256_file(weights_path)
+    state = load_fomm_state(weights_path)
+    kp_detector, generator = build_networks(model_cfg)
+    load_into(kp_detector, state['kp_detector'], 'kp_detector')
+    load_into(generator, state['generator'], 'generator')
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.export-', dir=parent)
+    try:
+        meta = export_networks(kp_detector, generator, tmp, image_size,
+                               info={'weights_sha256': weights_sha256,
+                                     'weights_file': os.path.basename(weights_path),
+                                     'config_sha256': config_digest(model_cfg, image_size)})
+        if os.path.isdir(output_dir):
+            shutil.rmtree(output_dir)
+        os.replace(tmp, output_dir)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp)
+    return meta
