@@ -23,6 +23,7 @@ compute (same layers, same weights) with ``F.interpolate`` replaced by the exact
 :mod:`ppfom.modules.resize` (an interpolate op cannot run under oneDNN in Paddle 3.3).
 """
 import contextlib
+import copy
 import hashlib
 import json
 import os
@@ -38,7 +39,6 @@ from paddle.static import InputSpec
 from .. import __version__
 from ..models.generators import occlusion_aware
 from ..modules import first_order
-from ..modules.dense_motion import inverse_2x2
 from ..modules.first_order import kp2gaussian, make_coordinate_grid
 from ..modules.resize import resize_bilinear, resize_nearest, upsample_nearest2x
 
@@ -63,6 +63,96 @@ def export_friendly_ops():
         first_order.upsample2x = original
 
 
+# (conv, batch norm) attribute pairs where the norm directly follows the conv, per block class
+_CONV_BN_PAIRS = {
+    'DownBlock2d': [('conv', 'norm')], 'UpBlock2d': [('conv', 'norm')],
+    'SameBlock2d': [('conv', 'norm')], 'ResBlock2d': [('conv1', 'norm2')],
+    'MobileDownBlock2d': [('conv', 'norm'), ('conv1', 'norm1')],
+    'MobileUpBlock2d': [('conv', 'norm'), ('conv1', 'norm1')],
+    'MobileResBlock2d': [('conv_pw', 'norm_pw'), ('conv_dw', 'norm_dw'),
+                         ('conv_pw_linear', 'norm_pw_linear')],
+}
+
+
+def fold_batch_norm(network):
+    """Fold every inference-mode BatchNorm that directly follows a conv into that conv, in place.
+
+    ``W' = W * g``, ``b' = (b - mean) * g + beta`` with ``g = gamma / sqrt(var + eps)``; the norm
+    becomes an identity. Same outputs up to float rounding (about 1e-7 relative). Paddle
+    Inference's own conv+BN fusion recomputes the folded weights at every run with a reference
+    oneDNN kernel (about 0.1 s per conv), hence doing it once here. Norms that do not follow a
+    conv (``ResBlock2d.norm1``, before the activation) stay. Returns ``network``.
+    """
+    for layer in network.sublayers(include_self=True):
+        for conv_name, norm_name in _CONV_BN_PAIRS.get(type(layer).__name__, []):
+            conv, norm = getattr(layer, conv_name), getattr(layer, norm_name)
+            if not isinstance(norm, nn.BatchNorm2D):
+                continue
+            scale = norm.weight.numpy() / np.sqrt(norm._variance.numpy() + norm._epsilon)
+            weight = conv.weight.numpy() * scale.reshape([-1, 1, 1, 1])
+            bias = conv.bias.numpy() if conv.bias is not None else np.zeros_like(scale)
+            bias = (bias - norm._mean.numpy()) * scale + norm.bias.numpy()
+            conv.weight.set_value(weight.astype(np.float32))
+            if conv.bias is None:
+                conv.bias = conv.create_parameter([len(scale)], is_bias=True)
+            conv.bias.set_value(bias.astype(np.float32))
+            setattr(layer, norm_name, nn.Identity())
+    return network
+
+
+# row (or column) offset in x, 0 -> -1, 1 -> 0, 2 -> +1, that tap k of a 3x3 conv reads after a
+# nearest 2x upsampling, for output rows of parity 0 and 1
+_SUBPIXEL_TAPS = ((0, 1, 1), (1, 1, 2))
+
+
+class SubPixelUpBlock(nn.Layer):
+    """An :class:`UpBlock2d` (nearest 2x, 3x3 conv, folded BN, ReLU) as one 3x3 conv on the
+    low-resolution input with 4x the output channels, ReLU, then ``pixel_shuffle(2)``.
+
+    After a nearest 2x upsampling, output pixel ``(2i + a, 2j + b)`` of the 3x3 conv only reads
+    input pixels ``i - 1 .. i + 1``, ``j - 1 .. j + 1`` of the low-resolution map, with the taps
+    that land on the same input pixel summed (:data:`_SUBPIXEL_TAPS`). Same outputs up to float
+    rounding, without materialising the upsampled tensor (whose interleaving copy costs more
+    than the conv under oneDNN).
+    """
+
+    def __init__(self, block):
+        super().__init__()
+        conv = block.conv
+        padding = list(np.ravel(conv._padding))
+        if tuple(conv.weight.shape[2:]) != (3, 3) or padding not in ([1], [1, 1]) \
+                or not isinstance(block.norm, nn.Identity) or conv._groups != 1:
+            raise ValueError('SubPixelUpBlock needs a 3x3, padding 1, ungrouped conv with its '
+                             'batch norm folded (fold_batch_norm first)')
+        weight = conv.weight.numpy()
+        c_out, c_in = weight.shape[:2]
+        phases = np.zeros((c_out, 2, 2, c_in, 3, 3), np.float32)
+        for a in range(2):
+            for b in range(2):
+                for dy in range(3):
+                    for dx in range(3):
+                        phases[:, a, b, :, _SUBPIXEL_TAPS[a][dy], _SUBPIXEL_TAPS[b][dx]] += \
+                            weight[:, :, dy, dx]
+        bias = np.repeat(conv.bias.numpy(), 4) if conv.bias is not None \
+            else np.zeros(4 * c_out, np.float32)
+        self.conv = nn.Conv2D(c_in, 4 * c_out, 3, padding=1)
+        self.conv.weight.set_value(phases.reshape([4 * c_out, c_in, 3, 3]))
+        self.conv.bias.set_value(bias.astype(np.float32))
+
+    def forward(self, x):
+        return F.pixel_shuffle(F.relu(self.conv(x)), 2)
+
+
+def use_subpixel_upsampling(network):
+    """Replace every :class:`UpBlock2d` of ``network`` (BN folded) by a
+    :class:`SubPixelUpBlock`, in place. Returns ``network``."""
+    for layer in network.sublayers(include_self=True):
+        for name, child in list(layer._sub_layers.items()):
+            if type(child).__name__ == 'UpBlock2d':
+                layer._sub_layers[name] = SubPixelUpBlock(child)
+    return network
+
+
 def antialias_down(layer, x):
     """:class:`AntiAliasInterpolation2d` ``layer`` applied to ``x`` without ``F.interpolate``."""
     if layer.scale == 1.0:
@@ -74,6 +164,14 @@ def antialias_down(layer, x):
     if layer.step is not None:
         return out[:, :, :out_h * layer.step:layer.step, :out_w * layer.step:layer.step]
     return resize_nearest(out, (out_h, out_w))
+
+
+def _inverse_2x2(m):
+    """``inverse_2x2`` of ``(N, K, 2, 2)`` without broadcasting the determinant (slow in oneDNN)."""
+    a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
+    det = a * d - b * c
+    inv = paddle.stack([d / det, -b / det, -c / det, a / det], axis=-1)
+    return inv.reshape([0, 0, 2, 2])
 
 
 class KeypointProgram(nn.Layer):
@@ -131,40 +229,68 @@ class FrameProgram(nn.Layer):
         self.has_jacobian = has_jacobian
 
     def _dense_motion(self, small, kp_source, kp_driving, n):
+        """``DenseMotionNetwork.forward`` written for oneDNN.
+
+        oneDNN's binary ops are very slow when an operand broadcasts along a trailing axis
+        (``(N, K, h, w, 2) * (N, K, h, w, 1)``, ``(1, 1, h, w, 2) - (N, K, 1, 1, 2)``: 2-12 ms
+        for 40k elements, seconds per frame in all). Here every per-pixel quantity is an affine
+        map of the pixel grid, computed as one matmul with ``[x; y; 1]`` ``(3, h*w)``:
+
+        * ``z - kp`` (for the Gaussians of Eq. 6): ``[[1, 0, -kp_x], [0, 1, -kp_y]]``;
+        * the sparse motions of Eq. 4, ``kp_source + J (z - kp_driving)``:
+          ``[J | kp_source - J kp_driving]``.
+
+        Same numbers as the eager code up to float rounding. Returns the deformation as
+        ``(N, 2, h, w)`` (channels first) and the occlusion map ``(N, 1, h, w)`` (or ``None``).
+        """
         dense = self.net.dense_motion_network
         k = dense.num_kp
         c, h, w = int(small.shape[1]), int(small.shape[2]), int(small.shape[3])
-        # Eq. 6: heatmap difference plus a zero background channel -> (N, K+1, 1, h, w)
-        heatmap = (kp2gaussian(kp_driving, (h, w), dense.kp_variance)
-                   - kp2gaussian(kp_source, (h, w), dense.kp_variance))
-        heatmap = paddle.concat([paddle.zeros_like(heatmap[:, :1]), heatmap], axis=1).unsqueeze(2)
-        # Eq. 4: sparse motions -> (N, K+1, h, w, 2)
-        identity = make_coordinate_grid((h, w), small.dtype).reshape([1, 1, h, w, 2])
-        grid = identity - kp_driving['value'].reshape([0, k, 1, 1, 2])
+        grid = make_coordinate_grid((h, w), small.dtype).reshape([h * w, 2]).transpose([1, 0])
+        homogeneous = paddle.concat([grid, paddle.ones([1, h * w], small.dtype)], axis=0)
+        eye = paddle.eye(2, dtype=small.dtype).reshape([1, 1, 2, 2])
+
+        def offsets(value):                 # z - kp, (N, K, 2, h*w)
+            shift = -value.unsqueeze(-1)   # (N, K, 2, 1)
+            rows = paddle.broadcast_to(eye, [paddle.shape(value)[0], k, 2, 2])
+            affine = paddle.concat([rows, shift], axis=-1)
+            return paddle.matmul(affine, homogeneous)
+
+        def gaussian(value):                # Eq. 6 Gaussian, (N, K, h*w)
+            return paddle.exp(-0.5 * (offsets(value) ** 2).sum(axis=2) / dense.kp_variance)
+
+        heatmap = gaussian(kp_driving['value']) - gaussian(kp_source['value'])
+        heatmap = paddle.concat([paddle.zeros_like(heatmap[:, :1]), heatmap], axis=1)
+        # Eq. 4 as one affine map per keypoint: T(z) = J z + (kp_source - J kp_driving)
+        drv = kp_driving['value'].unsqueeze(-1)                     # (N, K, 2, 1)
+        src = kp_source['value'].unsqueeze(-1)                      # (1, K, 2, 1)
         if 'jacobian' in kp_driving:
-            jacobian = paddle.matmul(kp_source['jacobian'], inverse_2x2(kp_driving['jacobian']))
-            grid = (jacobian.reshape([0, k, 1, 1, 2, 2]) * grid.unsqueeze(-2)).sum(-1)
-        driving_to_source = grid + kp_source['value'].reshape([1, k, 1, 1, 2])
-        identity = paddle.broadcast_to(identity, [n, 1, h, w, 2])
-        sparse_motion = paddle.concat([identity, driving_to_source], axis=1)
+            jac = paddle.matmul(kp_source['jacobian'], _inverse_2x2(kp_driving['jacobian']))
+        else:
+            jac = paddle.broadcast_to(eye, [n, k, 2, 2])
+        shift = -(paddle.matmul(jac, drv) - src)                    # (N, K, 2, 1)
+        motion = paddle.matmul(paddle.concat([jac, shift], axis=-1), homogeneous)
+        identity = paddle.broadcast_to(grid.reshape([1, 1, 2, h * w]), [n, 1, 2, h * w])
+        motion = paddle.concat([identity, motion], axis=1)         # (N, K+1, 2, h*w)
         # Eq. 7 input: the source warped by each sparse motion -> (N, K+1, C, h, w)
         repeated = paddle.broadcast_to(small.unsqueeze(1), [n, k + 1, c, h, w])
-        deformed = F.grid_sample(repeated.reshape([-1, c, h, w]),
-                                 sparse_motion.reshape([-1, h, w, 2]), mode='bilinear',
+        sample_grid = motion.transpose([0, 1, 3, 2]).reshape([-1, h, w, 2])
+        deformed = F.grid_sample(repeated.reshape([-1, c, h, w]), sample_grid, mode='bilinear',
                                  padding_mode='zeros', align_corners=True)
         deformed = deformed.reshape([-1, k + 1, c, h, w])
-        # Eq. 8
+        heatmap = heatmap.reshape([-1, k + 1, 1, h, w])
         inp = paddle.concat([heatmap, deformed], axis=2).reshape([-1, (k + 1) * (c + 1), h, w])
         prediction = dense.hourglass(inp)
-        mask = F.softmax(dense.mask(prediction), axis=1)
-        deformation = (sparse_motion * mask.unsqueeze(-1)).sum(axis=1)
+        # Eq. 8: mask-weighted sum of the sparse motions
+        mask = F.softmax(dense.mask(prediction), axis=1).reshape([-1, k + 1, 1, h * w])
+        deformation = (motion * mask).sum(axis=1).reshape([-1, 2, h, w])
         occlusion = F.sigmoid(dense.occlusion(prediction)) if dense.occlusion is not None else None
         return deformation, occlusion
 
     def _deform(self, features, deformation):
+        """``deform_input``; ``deformation`` ``(N, 2, h, w)`` (channels first)."""
         h, w = int(features.shape[2]), int(features.shape[3])
-        deformation = resize_bilinear(deformation.transpose([0, 3, 1, 2]), (h, w))
-        deformation = deformation.transpose([0, 2, 3, 1])
+        deformation = resize_bilinear(deformation, (h, w)).transpose([0, 2, 3, 1])
         if self.net.inference:
             weight = paddle.to_tensor(occlusion_aware._border_weight(h, w)).reshape([1, h, w, 1])
             identity = make_coordinate_grid((h, w), features.dtype).reshape([1, h, w, 2])
@@ -248,8 +374,8 @@ def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), i
     """
     image_size = (int(image_size[0]), int(image_size[1]))
     os.makedirs(output_dir, exist_ok=True)
-    kp_detector.eval()
-    generator.eval()
+    kp_detector = use_subpixel_upsampling(fold_batch_norm(copy.deepcopy(kp_detector).eval()))
+    generator = use_subpixel_upsampling(fold_batch_norm(copy.deepcopy(generator).eval()))
     shapes = network_shapes(kp_detector, generator, image_size)
     k, has_jac = shapes['K'], shapes['has_jacobian']
     h, w = image_size
@@ -313,9 +439,11 @@ def read_export_meta(folder, check_files=True):
 
 
 def config_digest(model_cfg, image_size):
-    """sha256 of the model config (canonical JSON) and image size: part of the cache key."""
+    """sha256 of the model config (canonical JSON), image size, export format, ppfom and Paddle
+    versions: part of the cache key."""
     text = json.dumps({'model': _plain(model_cfg), 'image_size': list(image_size),
-                       'format': EXPORT_FORMAT}, sort_keys=True)
+                       'format': EXPORT_FORMAT, 'ppfom': __version__,
+                       'paddle': paddle.__version__}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
