@@ -140,7 +140,12 @@ class SubPixelUpBlock(nn.Layer):
         self.conv.bias.set_value(bias.astype(np.float32))
 
     def forward(self, x):
-        return F.pixel_shuffle(F.relu(self.conv(x)), 2)
+        # pixel_shuffle(2) as reshape + transpose: oneDNN runs transpose in bf16 too, so the conv
+        # is not left in fp32 between two fp32-only ops
+        out = F.relu(self.conv(x))
+        c, h, w = int(out.shape[1]) // 4, int(out.shape[2]), int(out.shape[3])
+        out = out.reshape([0, c, 2, 2, h, w]).transpose([0, 1, 4, 2, 5, 3])
+        return out.reshape([0, c, 2 * h, 2 * w])
 
 
 def use_subpixel_upsampling(network):
