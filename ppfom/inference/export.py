@@ -6,11 +6,11 @@ only is done once per source and each driving frame costs only what must be reco
 ``kp_detector``
     ``image`` ``(N, 3, H, W)`` -> ``value`` ``(N, K, 2)``, ``jacobian`` ``(N, K, 2, 2)``.
 ``source_encoder``
-    ``source`` ``(1, 3, H, W)`` -> ``source_features`` ``(1, C', H/2^d, W/2^d)`` (the generator's
-    encoder) and ``source_small`` ``(1, 3, h, w)`` (the source downsampled for the dense motion
-    network, ``h = H * scale_factor``).
+    ``source`` ``(1, 3, H, W)`` -> ``source_table`` ``(1, h'*w', C')`` (the generator's encoder
+    features, ``h' = H/2^d``, channels-last) and ``source_small`` ``(1, 3, h, w)`` (the source
+    downsampled for the dense motion network, ``h = H * scale_factor``).
 ``generator``
-    ``source_features``, ``source_small``, ``kp_source_value`` ``(1, K, 2)``,
+    ``source_table``, ``source_small``, ``kp_source_value`` ``(1, K, 2)``,
     ``kp_source_jacobian`` ``(1, K, 2, 2)``, ``kp_driving_value`` ``(N, K, 2)``,
     ``kp_driving_jacobian`` ``(N, K, 2, 2)`` -> ``prediction`` ``(N, 3, H, W)`` in ``[0, 1]``.
 
@@ -45,6 +45,7 @@ from ..modules.resize import resize_bilinear, resize_nearest, upsample_nearest2x
 EXPORT_FORMAT = 1          # bump when the programs' inputs/outputs change
 META_FILE = 'ppfom_export.json'
 PROGRAMS = ('kp_detector', 'source_encoder', 'generator')
+GEOMETRY_DTYPE = 'float64'  # keypoint and motion maths inside the exported generator
 
 
 class ExportError(RuntimeError):
@@ -171,6 +172,13 @@ def antialias_down(layer, x):
     return resize_nearest(out, (out_h, out_w))
 
 
+def _grid_xy(h, w):
+    """``(2, h*w)`` float64: x and y of every pixel in ``[-1, 1]`` (as ``make_coordinate_grid``)."""
+    x = 2 * (np.arange(w, dtype=np.float64) / (w - 1)) - 1
+    y = 2 * (np.arange(h, dtype=np.float64) / (h - 1)) - 1
+    return np.stack([np.tile(x, h), np.repeat(y, w)])
+
+
 def _inverse_2x2(m):
     """``inverse_2x2`` of ``(N, K, 2, 2)`` without broadcasting the determinant (slow in oneDNN)."""
     a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
@@ -204,6 +212,49 @@ class KeypointProgram(nn.Layer):
         return value, jacobian.reshape([0, k, 2, 2])
 
 
+def sample_rows(table, grid, size, scale=None):
+    """``F.grid_sample(features, grid, 'bilinear', 'zeros', align_corners=True)`` as a gather of
+    the four neighbours' rows and one batched ``(1, 4) @ (4, C)`` matmul per output pixel.
+
+    Paddle's CPU ``grid_sample`` takes about 50 ms for 256 channels at 64x64; this about a
+    fifth. The features are given once, channels-last, and shared by every item of the batch.
+
+    Args:
+        table: ``(1, H*W, C)`` features, channels-last (row ``y * W + x``).
+        grid: ``(N, 2, P)`` sampling positions, x then y, in ``[-1, 1]`` (corners at -1 and 1).
+        size: ``(H, W)`` of the features.
+        scale: optional ``(N, P)`` factor for each output pixel (the occlusion map).
+    Returns:
+        ``(N, C, P)`` sampled features (zero outside the image).
+    """
+    h, w = int(size[0]), int(size[1])
+    c, p = int(table.shape[2]), int(grid.shape[2])
+    # pixels; clipped to [-2, size + 1] where every neighbour is outside anyway
+    x = paddle.clip((grid[:, 0] + 1) * (0.5 * (w - 1)), -2.0, w + 1.0)  # (N, P)
+    y = paddle.clip((grid[:, 1] + 1) * (0.5 * (h - 1)), -2.0, h + 1.0)
+    # floor by truncating the positive x + 4: oneDNN's floor runs in place and overwrites x
+    x0 = (x + 4.0).astype('int32').astype(x.dtype) - 4.0
+    y0 = (y + 4.0).astype('int32').astype(y.dtype) - 4.0
+    wx1, wy1 = x - x0, y - y0
+    indices, weights = [], []
+    for dy, wy in ((0, 1 - wy1), (1, wy1)):
+        for dx, wx in ((0, 1 - wx1), (1, wx1)):
+            xi, yi = x0 + dx, y0 + dy
+            inside = ((xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)).astype(x.dtype)
+            xi = paddle.clip(xi, 0, w - 1)
+            yi = paddle.clip(yi, 0, h - 1)
+            indices.append((yi * w + xi).astype('int64'))
+            weights.append(wx * wy * inside)
+    index = paddle.stack(indices, axis=-1).reshape([-1])              # (N*P*4,)
+    weight = paddle.stack(weights, axis=-1)                           # (N, P, 4)
+    if scale is not None:
+        weight = weight * scale.unsqueeze(-1)
+    rows = paddle.gather(table.reshape([-1, c]), index).reshape([-1, 4, c])
+    weight = weight.reshape([-1, 1, 4]).astype(table.dtype)
+    out = paddle.matmul(weight, rows)                                  # (N*P, 1, C)
+    return out.reshape([-1, p, c]).transpose([0, 2, 1])
+
+
 class SourceEncoderProgram(nn.Layer):
     """Everything of the generator that depends on the source only."""
 
@@ -213,11 +264,13 @@ class SourceEncoderProgram(nn.Layer):
 
     def forward(self, source):
         features = self.net.encode_source(source)
+        c, h, w = (int(s) for s in features.shape[1:])
+        table = features.reshape([1, c, h * w]).transpose([0, 2, 1])
         dense = self.net.dense_motion_network
         small = source
         if dense is not None and dense.scale_factor != 1:
             small = antialias_down(dense.down, source)
-        return features, small
+        return table, small
 
 
 class FrameProgram(nn.Layer):
@@ -228,10 +281,11 @@ class FrameProgram(nn.Layer):
     driving frames.
     """
 
-    def __init__(self, generator, has_jacobian):
+    def __init__(self, generator, has_jacobian, feature_size):
         super().__init__()
         self.net = generator
         self.has_jacobian = has_jacobian
+        self.feature_size = tuple(int(s) for s in feature_size)
 
     def _dense_motion(self, small, kp_source, kp_driving, n):
         """``DenseMotionNetwork.forward`` written for oneDNN.
@@ -245,15 +299,22 @@ class FrameProgram(nn.Layer):
         * the sparse motions of Eq. 4, ``kp_source + J (z - kp_driving)``:
           ``[J | kp_source - J kp_driving]``.
 
+        The geometry (keypoints, Gaussians, motions, mask weights) is computed in float64 (
+        :data:`GEOMETRY_DTYPE`): under ``--precision bf16`` oneDNN would otherwise run these
+        matmuls and sums in bf16 (coordinates off by up to 1/256) and Paddle 3.3 cannot keep
+        chosen ops in fp32. Only the convolutions see float32 (or bf16).
+
         Same numbers as the eager code up to float rounding. Returns the deformation as
-        ``(N, 2, h, w)`` (channels first) and the occlusion map ``(N, 1, h, w)`` (or ``None``).
+        ``(N, 2, h, w)`` float64 (channels first) and the occlusion map ``(N, 1, h, w)`` float64
+        (or ``None``).
         """
         dense = self.net.dense_motion_network
         k = dense.num_kp
         c, h, w = int(small.shape[1]), int(small.shape[2]), int(small.shape[3])
-        grid = make_coordinate_grid((h, w), small.dtype).reshape([h * w, 2]).transpose([1, 0])
-        homogeneous = paddle.concat([grid, paddle.ones([1, h * w], small.dtype)], axis=0)
-        eye = paddle.eye(2, dtype=small.dtype).reshape([1, 1, 2, 2])
+        geo = GEOMETRY_DTYPE
+        grid = paddle.to_tensor(_grid_xy(h, w))                      # (2, h*w) float64
+        homogeneous = paddle.concat([grid, paddle.ones([1, h * w], geo)], axis=0)
+        eye = paddle.eye(2, dtype=geo).reshape([1, 1, 2, 2])
 
         def offsets(value):                 # z - kp, (N, K, 2, h*w)
             shift = -value.unsqueeze(-1)   # (N, K, 2, 1)
@@ -273,62 +334,69 @@ class FrameProgram(nn.Layer):
             jac = paddle.matmul(kp_source['jacobian'], _inverse_2x2(kp_driving['jacobian']))
         else:
             jac = paddle.broadcast_to(eye, [n, k, 2, 2])
-        shift = -(paddle.matmul(jac, drv) - src)                    # (N, K, 2, 1)
+        shift = src - paddle.matmul(jac, drv)                       # (N, K, 2, 1)
         motion = paddle.matmul(paddle.concat([jac, shift], axis=-1), homogeneous)
         identity = paddle.broadcast_to(grid.reshape([1, 1, 2, h * w]), [n, 1, 2, h * w])
         motion = paddle.concat([identity, motion], axis=1)         # (N, K+1, 2, h*w)
         # Eq. 7 input: the source warped by each sparse motion -> (N, K+1, C, h, w)
         repeated = paddle.broadcast_to(small.unsqueeze(1), [n, k + 1, c, h, w])
-        sample_grid = motion.transpose([0, 1, 3, 2]).reshape([-1, h, w, 2])
+        # float32 before the transpose: oneDNN fuses transpose + reshape and has no float64 kernel
+        sample_grid = motion.astype(small.dtype).transpose([0, 1, 3, 2]).reshape([-1, h, w, 2])
         deformed = F.grid_sample(repeated.reshape([-1, c, h, w]), sample_grid, mode='bilinear',
                                  padding_mode='zeros', align_corners=True)
         deformed = deformed.reshape([-1, k + 1, c, h, w])
-        heatmap = heatmap.reshape([-1, k + 1, 1, h, w])
+        heatmap = heatmap.reshape([-1, k + 1, 1, h, w]).astype(small.dtype)
         inp = paddle.concat([heatmap, deformed], axis=2).reshape([-1, (k + 1) * (c + 1), h, w])
         prediction = dense.hourglass(inp)
         # Eq. 8: mask-weighted sum of the sparse motions
-        mask = F.softmax(dense.mask(prediction), axis=1).reshape([-1, k + 1, 1, h * w])
+        mask = F.softmax(dense.mask(prediction).astype(geo), axis=1)
+        mask = mask.reshape([-1, k + 1, 1, h * w])
         deformation = (motion * mask).sum(axis=1).reshape([-1, 2, h, w])
-        occlusion = F.sigmoid(dense.occlusion(prediction)) if dense.occlusion is not None else None
+        occlusion = None
+        if dense.occlusion is not None:
+            occlusion = F.sigmoid(dense.occlusion(prediction).astype(geo))
         return deformation, occlusion
 
-    def _deform(self, features, deformation):
-        """``deform_input``; ``deformation`` ``(N, 2, h, w)`` (channels first)."""
-        h, w = int(features.shape[2]), int(features.shape[3])
-        deformation = resize_bilinear(deformation, (h, w)).transpose([0, 2, 3, 1])
+    def _warp(self, table, deformation, occlusion, h, w):
+        """``deform_input`` then ``apply_occlusion`` on the source features.
+
+        ``table`` ``(1, h*w, C)``: the features channels-last; ``deformation`` ``(N, 2, h', w')``
+        (channels first), ``occlusion`` ``(N, 1, h', w')`` or ``None``. Returns ``(N, C, h, w)``.
+        """
+        deformation = resize_bilinear(deformation, (h, w))
         if self.net.inference:
-            weight = paddle.to_tensor(occlusion_aware._border_weight(h, w)).reshape([1, h, w, 1])
-            identity = make_coordinate_grid((h, w), features.dtype).reshape([1, h, w, 2])
+            weight = paddle.to_tensor(occlusion_aware._border_weight(h, w).astype(np.float64))
+            weight = weight.reshape([1, 1, h, w])
+            identity = paddle.to_tensor(_grid_xy(h, w)).reshape([1, 2, h, w])
             deformation = weight * deformation + (1 - weight) * identity
-        return F.grid_sample(features, deformation, mode='bilinear', padding_mode='zeros',
-                             align_corners=True)
+        if occlusion is not None:
+            occlusion = resize_bilinear(occlusion, (h, w))
+            if self.net.inference and not self.net.mobile_net:
+                keep = np.zeros((1, 1, h, w), np.float64)
+                pad = occlusion_aware.BORDER_PAD
+                keep[..., pad:h - pad, pad:w - pad] = 1.0
+                keep = paddle.to_tensor(keep)
+                occlusion = keep * occlusion + (1 - keep)
+            occlusion = occlusion.reshape([-1, h * w])
+        out = sample_rows(table, deformation.reshape([-1, 2, h * w]), (h, w), occlusion)
+        return out.reshape([-1, int(table.shape[2]), h, w])
 
-    def _occlude(self, features, occlusion):
-        h, w = int(features.shape[2]), int(features.shape[3])
-        occlusion = resize_bilinear(occlusion, (h, w))
-        if self.net.inference and not self.net.mobile_net:
-            keep = np.zeros((1, 1, h, w), np.float32)
-            pad = occlusion_aware.BORDER_PAD
-            keep[..., pad:h - pad, pad:w - pad] = 1.0
-            keep = paddle.to_tensor(keep)
-            occlusion = keep * occlusion + (1 - keep)
-        return features * occlusion
-
-    def forward(self, source_features, source_small, kp_source_value, kp_driving_value,
+    def forward(self, source_table, source_small, kp_source_value, kp_driving_value,
                 kp_source_jacobian=None, kp_driving_jacobian=None):
         n = paddle.shape(kp_driving_value)[0]
-        kp_source = {'value': kp_source_value}
-        kp_driving = {'value': kp_driving_value}
+        geo = GEOMETRY_DTYPE
+        kp_source = {'value': kp_source_value.astype(geo)}
+        kp_driving = {'value': kp_driving_value.astype(geo)}
         if self.has_jacobian:
-            kp_source['jacobian'] = kp_source_jacobian
-            kp_driving['jacobian'] = kp_driving_jacobian
-        c, h, w = (int(s) for s in source_features.shape[1:])
-        out = paddle.broadcast_to(source_features, [n, c, h, w])
-        if self.net.dense_motion_network is not None:
+            kp_source['jacobian'] = kp_source_jacobian.astype(geo)
+            kp_driving['jacobian'] = kp_driving_jacobian.astype(geo)
+        c, (h, w) = int(source_table.shape[2]), self.feature_size
+        if self.net.dense_motion_network is None:
+            out = source_table.transpose([0, 2, 1]).reshape([1, c, h, w])
+            out = paddle.broadcast_to(out, [n, c, h, w])
+        else:
             deformation, occlusion = self._dense_motion(source_small, kp_source, kp_driving, n)
-            out = self._deform(out, deformation)
-            if occlusion is not None:
-                out = self._occlude(out, occlusion)
+            out = self._warp(source_table, deformation, occlusion, h, w)
         return self.net.decode(out)
 
 
@@ -337,7 +405,8 @@ def network_shapes(kp_detector, generator, image_size):
     'has_jacobian'}``, found by running the source encoder once on zeros."""
     h, w = image_size
     with paddle.no_grad(), export_friendly_ops():
-        features, small = SourceEncoderProgram(generator)(paddle.zeros([1, 3, h, w]))
+        features = generator.encode_source(paddle.zeros([1, 3, h, w]))
+        small = SourceEncoderProgram(generator)(paddle.zeros([1, 3, h, w]))[1]
     return {'K': int(kp_detector.kp.weight.shape[0] if not isinstance(kp_detector.kp, nn.Sequential)
                      else kp_detector.kp[-1].weight.shape[0]),
             'features': list(features.shape[1:]), 'small': list(small.shape[1:]),
@@ -388,7 +457,8 @@ def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), i
                                       + ([InputSpec([batch, k, 2, 2], 'float32',
                                                     f'{prefix}_jacobian')] if has_jac else []))
     src_kp, drv_kp = kp_specs('kp_source', 1), kp_specs('kp_driving', None)
-    gen_specs = [InputSpec([1] + shapes['features'], 'float32', 'source_features'),
+    c, fh, fw = shapes['features']
+    gen_specs = [InputSpec([1, fh * fw, c], 'float32', 'source_table'),
                  InputSpec([1] + shapes['small'], 'float32', 'source_small'),
                  src_kp[0], drv_kp[0]] + src_kp[1:] + drv_kp[1:]
     with export_friendly_ops():
@@ -396,7 +466,8 @@ def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), i
               os.path.join(output_dir, 'kp_detector'))
         _save(SourceEncoderProgram(generator), [InputSpec([1, 3, h, w], 'float32', 'source')],
               os.path.join(output_dir, 'source_encoder'))
-        _save(FrameProgram(generator, has_jac), gen_specs, os.path.join(output_dir, 'generator'))
+        _save(FrameProgram(generator, has_jac, shapes['features'][1:]), gen_specs,
+              os.path.join(output_dir, 'generator'))
     files = {}
     for name in PROGRAMS:
         for path in program_files(output_dir, name):

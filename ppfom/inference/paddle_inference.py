@@ -179,8 +179,8 @@ class PaddleInferenceBackend:
         source = self._check_images(source, 'source')
         if source.shape[0] != 1:
             raise ValueError(f'source must hold one image, got {source.shape[0]}')
-        features, small = self.programs['source_encoder'](source=source)
-        self._source = {'source_features': features, 'source_small': small,
+        table, small = self.programs['source_encoder'](source=source)
+        self._source = {'source_table': table, 'source_small': small,
                         'kp_source_value': np.asarray(kp_source['value'], np.float32)[:1]}
         if self.meta['has_jacobian']:
             self._source['kp_source_jacobian'] = np.asarray(kp_source['jacobian'], np.float32)[:1]
