@@ -22,6 +22,8 @@ PRECISIONS = ('fp32', 'bf16')
 # under --precision bf16, the precision of each program. The keypoint detector stays fp32: its
 # softmax (temperature 0.1) turns bf16 rounding into keypoint errors of 0.1 (5% of the image);
 # the source encoder runs once per video, so fp32 costs nothing there.
+BF16_DELETED_PASSES = ('conv_elementwise_add_onednn_fuse_pass',
+                       'operator_reshape_onednn_fuse_pass')
 BF16_PROGRAMS = {'kp_detector': 'fp32', 'source_encoder': 'fp32', 'generator': 'bf16'}
 DEVICES = ('cpu', 'gpu')
 
@@ -85,9 +87,11 @@ def make_config(model_file, params_file, precision='fp32', threads=None, device=
         config.set_onednn_cache_capacity(16)
         if precision == 'bf16':
             config.enable_onednn_bfloat16()
-            # fused conv + residual add stays fp32 under bf16 (3x slower than the AMX bf16
-            # conv and add apart)
-            config.delete_pass('conv_elementwise_add_onednn_fuse_pass')
+            # Paddle 3.3: a conv fused with the residual add stays fp32 under bf16 (3x slower
+            # than the AMX bf16 conv and the add apart); without that fusion, the reshape fusion
+            # then mis-infers a shape on non-square images
+            for name in BF16_DELETED_PASSES:
+                config.delete_pass(name)
         config.set_cpu_math_library_num_threads(int(threads or os.cpu_count() or 1))
     config.switch_ir_optim(True)
     return config

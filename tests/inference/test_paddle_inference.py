@@ -1,0 +1,215 @@
+"""Exported programs and the Paddle Inference backend against the eager networks.
+
+The networks carry the reference fixtures' seeded weights (../shared/fixtures, small widths);
+the frames are real (../shared/data).
+"""
+import json
+import os
+
+import cv2
+import numpy as np
+import paddle
+import pytest
+
+from ppfom.inference import EagerBackend
+from ppfom.inference.export import (ExportError, export_cache_dir, export_networks,
+                                    read_export_meta)
+from ppfom.inference.paddle_inference import (PaddleInferenceBackend,
+                                              PrecisionNotSupportedError, cpu_supports_bf16,
+                                              load_inference_backend)
+from ppfom.models.networks import build_networks
+from ppfom.utils.animate import normalize_kp
+from ppfom.utils.checkpoint import load_into, torch_to_paddle_state
+
+SIZE = {'A': (128, 128), 'C': (128, 256)}
+
+
+def fixture_model(fixtures_dir, name):
+    """(model_cfg, kp_detector, generator, fixture arrays) with the fixture's weights."""
+    data = np.load(os.path.join(fixtures_dir, f'fomm_fixture_{name}.npz'))
+    with open(os.path.join(fixtures_dir, f'fomm_fixture_{name}.json')) as f:
+        params = json.load(f)['config']['model_params']
+    cfg = {'common_params': params['common_params'],
+           'generator': {'kp_detector_cfg': params['kp_detector_params'],
+                         'generator_cfg': params['generator_params']}}
+    kp_detector, generator = build_networks(cfg)
+    for net_name, net in (('kp_detector', kp_detector), ('generator', generator)):
+        prefix = net_name + '/'
+        load_into(net, torch_to_paddle_state({k[len(prefix):]: data[k] for k in data.files
+                                              if k.startswith(prefix)}), net_name)
+        net.eval()
+    return cfg, kp_detector, generator, data
+
+
+def real_frames(data_dir, size, count=5):
+    """Source photo and the first ``count`` frames of a real driving video, (N, 3, H, W)."""
+    h, w = size
+
+    def prep(bgr):
+        rgb = cv2.cvtColor(cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA),
+                           cv2.COLOR_BGR2RGB)
+        return rgb.transpose(2, 0, 1).astype(np.float32) / 255.0
+
+    source = prep(cv2.imread(os.path.join(data_dir, 'images', 'tpsmm_source.png')))[None]
+    capture = cv2.VideoCapture(os.path.join(data_dir, 'videos', 'tpsmm_driving.mp4'))
+    frames = []
+    for _ in range(count):
+        ok, frame = capture.read()
+        assert ok, 'tpsmm_driving.mp4 has fewer frames than expected'
+        frames.append(prep(frame))
+    capture.release()
+    return source, np.stack(frames)
+
+
+def animate(backend, source, frames, batch):
+    """The predictor's loop: keypoints, relative motion with adapted scale, batches."""
+    kp_source = backend.keypoints(source)
+    backend.set_source(source, kp_source)
+    kp_initial = None
+    out = []
+    for i in range(0, len(frames), batch):
+        kp = backend.keypoints(frames[i:i + batch])
+        kp_initial = kp_initial or {k: v[:1] for k, v in kp.items()}
+        t = lambda d: {k: paddle.to_tensor(v) for k, v in d.items()}  # noqa: E731
+        kp_norm = normalize_kp(t(kp_source), t(kp), t(kp_initial), adapt_movement_scale=True,
+                               use_relative_movement=True, use_relative_jacobian=True)
+        out.append(backend.animate({k: v.numpy() for k, v in kp_norm.items()}))
+    return np.concatenate(out)
+
+
+def psnr(a, b):
+    return 10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2))
+
+
+@pytest.fixture(scope='module', params=['A', 'C'])
+def exported(request, fixtures_dir, tmp_path_factory):
+    name = request.param
+    cfg, kp_detector, generator, data = fixture_model(fixtures_dir, name)
+    folder = str(tmp_path_factory.mktemp(f'export_{name}'))
+    export_networks(kp_detector, generator, folder, SIZE[name])
+    return name, folder, kp_detector, generator, data
+
+
+def test_export_matches_eager_networks(exported):
+    """Fixture inputs, absolute and normalised motion: every program within 1e-4 of eager."""
+    name, folder, kp_detector, generator, data = exported
+    backend = PaddleInferenceBackend(folder, 'fp32', threads=2, batch_size=2)
+    eager = EagerBackend(kp_detector, generator)
+    source = data['input/source']
+    driving = np.concatenate([data['input/driving'], data['input/driving_initial'], source])
+    for images in (source, driving):
+        ours, ref = backend.keypoints(images), eager.keypoints(images)
+        for key in ('value', 'jacobian'):
+            assert np.abs(ours[key] - ref[key]).max() < 1e-4, key
+    kp_source, kp_driving = eager.keypoints(source), eager.keypoints(driving)
+    backend.set_source(source, kp_source)
+    eager.set_source(source, kp_source)
+    t = lambda d: {k: paddle.to_tensor(v) for k, v in d.items()}  # noqa: E731
+    kp_norm = normalize_kp(t(kp_source), t(kp_driving), t(eager.keypoints(driving[1:2])),
+                           adapt_movement_scale=True, use_relative_movement=True,
+                           use_relative_jacobian=True)
+    for kp in (kp_driving, {k: v.numpy() for k, v in kp_norm.items()}):
+        ours, ref = backend.animate(kp), eager.animate(kp)      # 3 frames: a full and a part batch
+        assert ours.shape == ref.shape == (3, 3) + SIZE[name]
+        assert np.abs(ours - ref).max() < 1e-4
+    # and the fixture's own reference prediction (original PyTorch FOMM, absolute motion)
+    ours = backend.animate({'value': data['out/kp_driving/value'],
+                            'jacobian': data['out/kp_driving/jacobian']})
+    assert np.abs(ours - data['out/prediction']).max() < 5e-3
+
+
+def test_inference_backend_same_frames_as_eager_on_real_video(exported, data_dir):
+    name, folder, kp_detector, generator, _ = exported
+    source, frames = real_frames(data_dir, SIZE[name])
+    ref = animate(EagerBackend(kp_detector, generator), source, frames, batch=2)
+    ours = animate(PaddleInferenceBackend(folder, 'fp32', threads=2, batch_size=2), source,
+                   frames, batch=2)
+    # the whole pipeline: keypoints differ from eager by summation order (~1e-5, folded batch
+    # norms, sub-pixel up blocks), which the relative motion carries into the frames
+    err = np.abs(ours - ref)
+    assert err.max() < 1e-3 and err.mean() < 1e-5, (err.max(), err.mean())
+    assert ref.std() > 0.05  # real pictures, not a flat output
+
+
+def test_bf16_close_to_eager_or_clear_error(exported, data_dir):
+    name, folder, kp_detector, generator, _ = exported
+    if not cpu_supports_bf16():
+        with pytest.raises(PrecisionNotSupportedError, match='AVX512-BF16 or AMX-BF16'):
+            PaddleInferenceBackend(folder, 'bf16')
+        return
+    source, frames = real_frames(data_dir, SIZE[name])
+    ref = animate(EagerBackend(kp_detector, generator), source, frames, batch=2)
+    ours = animate(PaddleInferenceBackend(folder, 'bf16', threads=2, batch_size=2), source,
+                   frames, batch=2)
+    assert psnr(ours, ref) >= 35.0, psnr(ours, ref)
+
+
+def test_bad_input_is_refused(exported):
+    name, folder, *_ = exported
+    backend = PaddleInferenceBackend(folder, 'fp32', threads=1)
+    with pytest.raises(ValueError, match='exported size'):
+        backend.keypoints(np.zeros((1, 3, 64, 64), np.float32))
+    with pytest.raises(RuntimeError, match='set_source'):
+        backend.animate({'value': np.zeros((1, 10, 2), np.float32),
+                         'jacobian': np.zeros((1, 10, 2, 2), np.float32)})
+    with pytest.raises(ValueError, match='precision'):
+        PaddleInferenceBackend(folder, 'fp16')
+
+
+def test_export_cache_corruption_and_mismatch(fixtures_dir, tmp_path):
+    cfg, kp_detector, generator, _ = fixture_model(fixtures_dir, 'A')
+    weights = str(tmp_path / 'model.pdparams')
+    paddle.save({'kp_detector': kp_detector.state_dict(), 'generator': generator.state_dict()},
+                weights)
+    backend = load_inference_backend(cfg, weights, SIZE['A'], threads=1)
+    folder = backend.model_dir
+    assert folder.startswith(str(tmp_path / 'model.pdparams.export'))   # next to the weights
+    stamp = os.path.getmtime(os.path.join(folder, 'generator.pdiparams'))
+    load_inference_backend(cfg, weights, SIZE['A'], threads=1)           # reused, not rebuilt
+    assert os.path.getmtime(os.path.join(folder, 'generator.pdiparams')) == stamp
+
+    with open(os.path.join(folder, 'generator.pdiparams'), 'ab') as f:
+        f.write(b'garbage')
+    with pytest.raises(ExportError, match='corrupt.*generator.pdiparams.*rebuild_export'):
+        load_inference_backend(cfg, weights, SIZE['A'], threads=1)
+    fallback = load_inference_backend(cfg, weights, SIZE['A'], threads=1, fallback=True)
+    assert isinstance(fallback, EagerBackend)
+    rebuilt = load_inference_backend(cfg, weights, SIZE['A'], threads=1, rebuild=True)
+    assert isinstance(rebuilt, PaddleInferenceBackend)
+    read_export_meta(folder)                                             # valid again
+
+    # an explicit export folder made from other weights
+    other = str(tmp_path / 'other.pdparams')
+    state = generator.state_dict()
+    state['final.bias'] = state['final.bias'] + 1.0
+    paddle.save({'kp_detector': kp_detector.state_dict(), 'generator': state}, other)
+    with pytest.raises(ExportError, match='other weights'):
+        load_inference_backend(cfg, other, SIZE['A'], export_dir=folder)
+    assert export_cache_dir(other, 'x' * 64, cfg, SIZE['A']) != folder
+    os.remove(os.path.join(folder, 'ppfom_export.json'))
+    with pytest.raises(ExportError, match='corrupt'):
+        PaddleInferenceBackend(folder)
+
+
+def test_export_tool(fixtures_dir, tmp_path):
+    import yaml
+
+    from tools.export_model import main
+    cfg, kp_detector, generator, _ = fixture_model(fixtures_dir, 'A')
+    weights = str(tmp_path / 'w.pdparams')
+    paddle.save({'kp_detector': kp_detector.state_dict(), 'generator': generator.state_dict()},
+                weights)
+    config = tmp_path / 'small.yaml'
+    config.write_text(yaml.safe_dump({'model': cfg}))
+    out = str(tmp_path / 'export')
+    main(['-c', str(config), '--load', weights, '--output_dir', out, '--image_size', '128'])
+    meta = read_export_meta(out)
+    assert meta['image_size'] == [128, 128] and meta['num_kp'] == 10
+    try:
+        import paddle2onnx  # noqa: F401
+    except ImportError:
+        with pytest.raises(SystemExit, match='pip install paddle2onnx'):
+            main(['-c', str(config), '--load', weights, '--output_dir', out, '--format', 'onnx'])
+    else:
+        main(['-c', str(config), '--load', weights, '--output_dir', out, '--format', 'onnx'])
+        assert os.path.isfile(os.path.join(out, 'generator.onnx'))
