@@ -200,16 +200,19 @@ class KeypointProgram(nn.Layer):
         feature_map = net.predictor(x)
         prediction = net.kp(feature_map)
         k, h, w = prediction.shape[1], prediction.shape[2], prediction.shape[3]
-        heatmap = F.softmax(prediction.reshape([0, k, h * w]) / net.temperature, axis=2)
-        heatmap = heatmap.reshape([0, k, h, w])
-        grid = make_coordinate_grid((h, w), heatmap.dtype)
-        value = (heatmap.unsqueeze(-1) * grid).sum(axis=(2, 3))
+        # softmax and expectations in float64 (GEOMETRY_DTYPE): kept out of bf16, and as
+        # matmuls (oneDNN is slow at the eager code's trailing-axis broadcasts)
+        geo = GEOMETRY_DTYPE
+        logits = prediction.reshape([0, k, h * w]).astype(geo)
+        heatmap = F.softmax(logits / net.temperature, axis=2)
+        grid = paddle.to_tensor(_grid_xy(h, w).T.copy())                     # (h*w, 2)
+        value = paddle.matmul(heatmap, grid).astype(prediction.dtype)         # (N, K, 2)
         if net.jacobian is None:
             return value
         maps = net.num_jacobian_maps
-        jacobian_map = net.jacobian(feature_map).reshape([0, maps, 4, h, w])
-        jacobian = (heatmap.unsqueeze(2) * jacobian_map).sum(axis=(3, 4))
-        return value, jacobian.reshape([0, k, 2, 2])
+        jacobian_map = net.jacobian(feature_map).reshape([0, maps, 4, h * w]).astype(geo)
+        jacobian = paddle.matmul(jacobian_map, heatmap.unsqueeze(-1))         # (N, K, 4, 1)
+        return value, jacobian.reshape([0, k, 2, 2]).astype(prediction.dtype)
 
 
 def sample_rows(table, grid, size, scale=None):
