@@ -28,7 +28,7 @@ setup(
     license='Apache-2.0',
     packages=find_packages(include=['ppfom', 'ppfom.*']),
     include_package_data=True,
-    package_data={'ppfom': ['configs/*.yaml', 'weights/*', 'weights/**/*']},
+    package_data={'ppfom': ['configs/*.yaml', 'weights/*', 'faceutils/face_detection/weights/*']},
     python_requires='>=3.8',
     install_requires=requirements('requirements.txt'),
     extras_require={'torch': ['torch'], 'web': ['gradio'], 'logs': ['visualdl']},

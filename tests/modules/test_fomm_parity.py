@@ -1,7 +1,4 @@
 """The FOMM networks against the original PyTorch implementation (../shared/fixtures)."""
-import json
-import os
-
 import numpy as np
 import paddle
 import pytest
@@ -10,19 +7,7 @@ from ppfom.models.networks import build_networks
 from ppfom.utils.animate import movement_scale, normalize_kp
 from ppfom.utils.checkpoint import load_into, torch_to_paddle_state
 
-
-def original_to_paddlegan(model_params):
-    """The original FOMM YAML's model_params, in ppfom's (PaddleGAN's) layout."""
-    return {'common_params': model_params['common_params'],
-            'generator': {'kp_detector_cfg': model_params['kp_detector_params'],
-                          'generator_cfg': model_params['generator_params']}}
-
-
-def load_fixture(fixtures_dir, name):
-    data = np.load(os.path.join(fixtures_dir, f'fomm_fixture_{name}.npz'))
-    with open(os.path.join(fixtures_dir, f'fomm_fixture_{name}.json')) as f:
-        meta = json.load(f)
-    return data, meta
+from helpers import load_fixture, original_to_paddlegan
 
 
 def build_from_fixture(data, meta):

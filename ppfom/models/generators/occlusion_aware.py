@@ -40,6 +40,10 @@ class OcclusionAwareGenerator(nn.Layer):
             the occlusion map to 1 near the border. Not part of the original model and off by
             default (parity with the published behaviour).
         mobile_net: PaddleGAN's lightweight variant.
+        compose_deformed: ppfom's bundled model only (not in the paper, off for every published
+            checkpoint): ``prediction = O * deformed + (1 - O) * decoded``, with the occlusion map
+            ``O`` resized to the image, so that visible regions are the source's own pixels moved
+            by the dense motion and the decoder only paints what the source does not show.
 
     ``forward(source_image, kp_driving, kp_source)``: ``source_image`` ``(N, C, H, W)`` in
     ``[0, 1]``, keypoint dicts with ``value`` ``(N, K, 2)`` and ``jacobian`` ``(N, K, 2, 2)``.
@@ -50,7 +54,8 @@ class OcclusionAwareGenerator(nn.Layer):
 
     def __init__(self, num_channels, num_kp, block_expansion, max_features, num_down_blocks,
                  num_bottleneck_blocks, estimate_occlusion_map=False, dense_motion_params=None,
-                 estimate_jacobian=False, inference=False, mobile_net=False):
+                 estimate_jacobian=False, inference=False, mobile_net=False,
+                 compose_deformed=False):
         super().__init__()
         self.dense_motion_network = None
         if dense_motion_params is not None:
@@ -96,6 +101,9 @@ class OcclusionAwareGenerator(nn.Layer):
         self.num_channels = num_channels
         self.inference = inference
         self.mobile_net = mobile_net
+        self.compose_deformed = compose_deformed
+        if compose_deformed and not (estimate_occlusion_map and dense_motion_params):
+            raise ValueError('compose_deformed needs dense_motion_params and estimate_occlusion_map')
 
     def deform_input(self, inp, deformation):
         """Warp ``inp`` ``(N, C, H, W)`` with the sampling grid ``deformation`` ``(N, h, w, 2)``,
@@ -142,6 +150,22 @@ class OcclusionAwareGenerator(nn.Layer):
             out = block(out)
         return F.sigmoid(self.final(out))
 
+    def compose_at(self, output_dict, source_image):
+        """Re-render a ``compose_deformed`` prediction at the resolution of ``source_image``.
+
+        The motion (``deformation``), the occlusion map and the decoded image come from a forward
+        pass at the network's own (lower) resolution; the visible regions are then the
+        high-resolution source's own pixels, warped: ``O * warp(source) + (1 - O) * decoded``,
+        each map resized bilinearly. ``source_image`` is ``(N, C, H, W)`` in ``[0, 1]``.
+        """
+        if not self.compose_deformed:
+            raise ValueError('compose_at needs a generator built with compose_deformed=True')
+        size = source_image.shape[2:]
+        resize = lambda x: F.interpolate(x, size=size, mode='bilinear', align_corners=False)  # noqa: E731
+        visible = resize(output_dict['occlusion_map'])
+        deformed = self.deform_input(source_image, output_dict['deformation'])
+        return visible * deformed + (1 - visible) * resize(output_dict['decoded'])
+
     def forward(self, source_image, kp_driving, kp_source, source_features=None):
         out = self.encode_source(source_image) if source_features is None else source_features
         output_dict = {}
@@ -155,4 +179,10 @@ class OcclusionAwareGenerator(nn.Layer):
                 out = self.apply_occlusion(out, dense_motion['occlusion_map'])
             output_dict['deformed'] = self.deform_input(source_image, deformation)
         output_dict['prediction'] = self.decode(out)
+        if self.compose_deformed:
+            visible = F.interpolate(output_dict['occlusion_map'], size=source_image.shape[2:],
+                                    mode='bilinear', align_corners=False)
+            output_dict['decoded'] = output_dict['prediction']
+            output_dict['prediction'] = (visible * output_dict['deformed']
+                                         + (1 - visible) * output_dict['decoded'])
         return output_dict

@@ -1,0 +1,67 @@
+"""Animate a photo with a driving video (First Order Motion Model).
+
+    python applications/tools/first-order-demo.py --source_image IMG --driving_video VID \
+        --relative --adapt_scale
+
+Flags follow PaddleGAN's first-order-demo.py; the result is written to OUTPUT/FILENAME.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    add = parser.add_argument
+    add('--config', default=None, help='YAML with a model section (default: the model\'s own)')
+    add('--weight_path', default=None, help='FOMM weights (.pdparams); default: download/bundled')
+    add('--model', default=None, help='model zoo name: vox256, vox512, vox-mobile')
+    add('--source_image', required=True, help='the photo to animate')
+    add('--driving_video', required=True, help='the video whose motion is transferred')
+    add('--output', default='output', help='output folder')
+    add('--filename', default='result.mp4', help='output file name')
+    add('--relative', action='store_true', help='relative motion (recommended)')
+    add('--adapt_scale', action='store_true', help='adapt the motion to the source face size')
+    add('--find_best_frame', action='store_true',
+        help='start from the driving frame whose pose best matches the source')
+    add('--best_frame', type=int, default=None, help='start from this driving frame (0-based)')
+    add('--ratio', type=float, default=1.0, help='size of the pasted face region (faces only)')
+    add('--face_detector', default=None, help='face detector: sfd or blazeface')
+    add('--multi_person', action='store_true', help='animate every face in the photo')
+    add('--image_size', type=int, default=None, help='network resolution: 256 or 512')
+    add('--batch_size', type=int, default=1, help='driving frames per network call')
+    add('--face_enhancement', action='store_true', help='restore faces after animation')
+    add('--mobile_net', action='store_true', help="PaddleGAN's lightweight model")
+    add('--slice_size', type=int, default=0, help='(PaddleGAN compatibility; faces only)')
+    add('--no_audio', action='store_true', help='do not copy the driving audio')
+    add('--cpu', action='store_true', help='run on the CPU even when a GPU is available')
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from ppfom.apps import FirstOrderPredictor
+    from ppfom.utils.download import DownloadError
+    try:
+        predictor = FirstOrderPredictor(
+            output=args.output, weight_path=args.weight_path, config=args.config,
+            relative=args.relative, adapt_scale=args.adapt_scale,
+            find_best_frame=args.find_best_frame, best_frame=args.best_frame, ratio=args.ratio,
+            filename=args.filename, face_detector=args.face_detector,
+            multi_person=args.multi_person, image_size=args.image_size,
+            face_enhancement=args.face_enhancement, batch_size=args.batch_size,
+            mobile_net=args.mobile_net, slice_size=args.slice_size, model=args.model,
+            audio=not args.no_audio, device='cpu' if args.cpu else None)
+        path = predictor.run(args.source_image, args.driving_video)
+    except (ValueError, OSError, KeyError, DownloadError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f'error: {message}', file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

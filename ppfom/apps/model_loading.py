@@ -1,0 +1,78 @@
+"""Resolve which FOMM model to run (name, config, weights) and build its networks."""
+import os
+from dataclasses import dataclass
+
+from ..models.networks import build_networks, network_params
+from ..utils.checkpoint import load_fomm_state, load_into
+from ..utils.config import load_config
+from ..utils.download import get_path_from_url
+from ..utils.model_zoo import MODEL_ZOO, config_path, get_model_spec
+
+
+@dataclass
+class ResolvedModel:
+    """What will run: the ``model`` config section, the weights file and the resolution."""
+    model_cfg: dict
+    weight_path: str
+    image_size: int
+    name: str
+
+
+def default_model_name():
+    """The bundled model when the package ships one, else PaddleGAN's vox256."""
+    bundled = [s.name for s in MODEL_ZOO.values() if s.bundled]
+    return bundled[0] if bundled else 'vox256'
+
+
+def _is_mobile(model_cfg):
+    kp_args, gen_args = network_params(model_cfg)
+    return bool(kp_args.get('mobile_net') or gen_args.get('mobile_net'))
+
+
+def resolve_model(model=None, config=None, weight_path=None, image_size=None, mobile_net=False):
+    """Decide the config, weights and resolution from the PaddleGAN-style flags.
+
+    Precedence: ``model`` (a zoo name) > ``--mobile_net`` (vox-mobile) > ``image_size == 512``
+    (vox512) > the default model. ``config`` replaces the zoo config, ``weight_path`` the zoo
+    weights (then nothing is downloaded).
+
+    Raises:
+        ValueError: ``--mobile_net`` with a non-mobile config (or the reverse is asked by name),
+            an unknown model name, an unsupported image size.
+        ppfom.utils.download.DownloadError: the weights must be downloaded and cannot be.
+    """
+    if model is None:
+        if mobile_net:
+            model = 'vox-mobile'
+        elif image_size == 512:
+            model = 'vox512'
+        elif weight_path is not None and config is None:
+            model = 'vox256'
+        else:
+            model = default_model_name()
+    spec = get_model_spec(model)
+    if image_size is None:
+        image_size = spec.image_size
+    if image_size <= 0 or image_size % 64:
+        raise ValueError(f'--image_size {image_size} is not supported: use a multiple of 64 '
+                         '(256 or 512 for the published models)')
+    model_cfg = load_config(config or config_path(spec.config)).model
+    if mobile_net and not _is_mobile(model_cfg):
+        raise ValueError(f'--mobile_net needs a mobile config, but {config or spec.config} is not '
+                         'one; use configs/firstorder_vox_mobile_256.yaml or drop --mobile_net')
+    if weight_path is None:
+        if spec.bundled:
+            weight_path = spec.bundled
+        else:
+            weight_path = get_path_from_url(spec.url, sha256=spec.sha256, flag='--weight_path')
+    return ResolvedModel(model_cfg, os.path.abspath(weight_path), image_size, model)
+
+
+def load_networks(resolved, inference=False):
+    """Build ``(kp_detector, generator)`` for ``resolved`` and load its weights (strict: a
+    weights/config mismatch raises :class:`ppfom.utils.checkpoint.CheckpointError`)."""
+    kp_detector, generator = build_networks(resolved.model_cfg, inference=inference)
+    state = load_fomm_state(resolved.weight_path)
+    load_into(kp_detector, state['kp_detector'], 'kp_detector')
+    load_into(generator, state['generator'], 'generator')
+    return kp_detector.eval(), generator.eval()

@@ -1,0 +1,13 @@
+"""Face enhancement (restoration) networks behind one interface, registered in ``ENHANCERS``:
+``gfpgan`` (GFPGAN v1.3/v1.4, :class:`GFPGANEnhancer`) and ``gpen`` (GPEN-512 in PaddleGAN's
+layout, :class:`GPENEnhancer`). Build one with
+``build_from_config({'name': 'gfpgan', 'weight_path': ...}, ENHANCERS)`` and call
+``enhancer.enhance(faces)`` on float32 RGB ``(N, 3, H, H)`` crops in ``[0, 1]``."""
+from .enhancer import (GFPGAN_URL, GPEN_URL, EnhancerWeightsError, FaceEnhancer,
+                       GFPGANEnhancer, GPENEnhancer, check_and_load)
+from .gfpganv1_clean import GFPGANv1Clean, gfpgan_torch_to_paddle
+from .gpen import GPEN
+
+__all__ = ['FaceEnhancer', 'GFPGANEnhancer', 'GPENEnhancer', 'EnhancerWeightsError',
+           'GFPGANv1Clean', 'GPEN', 'gfpgan_torch_to_paddle', 'check_and_load', 'GFPGAN_URL',
+           'GPEN_URL']

@@ -1,0 +1,76 @@
+"""Follow the driving face through a video and crop a stable square around it (as the original
+``crop-video.py`` and LivePortrait do for uncropped driving videos)."""
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from .crop import SquareCrop
+
+
+def largest_box(boxes):
+    """The ``(5,)`` box of largest area in ``(N, 5)`` boxes, or None when N is 0."""
+    if boxes is None or len(boxes) == 0:
+        return None
+    boxes = np.asarray(boxes, np.float64)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return boxes[int(np.argmax(areas))]
+
+
+def track_boxes(frames, detect, every=1):
+    """Face box of every frame: the largest detection, held from the last frame that had one.
+
+    Args:
+        frames: iterable of ``(H, W, 3)`` uint8 RGB frames (or ``(B, H, W, 3)`` batches).
+        detect: ``image -> (N, 5)`` boxes (any ppfom detector's ``detect``).
+        every: run the detector on every ``every``-th frame and hold the box in between.
+    Returns:
+        ``(T, 4)`` float array of ``x1, y1, x2, y2`` and a ``(T,)`` bool array, True where the
+        box was detected in that frame (False where held). Frames before the first detection take
+        the first box found. Raises ``ValueError`` if no frame has a face.
+    """
+    boxes, found, last = [], [], None
+    index = 0
+    for item in frames:
+        batch = item if np.ndim(item) == 4 else [item]
+        for frame in batch:
+            box = largest_box(detect(frame)) if index % every == 0 else None
+            if box is not None:
+                last = box[:4]
+            boxes.append(last)
+            found.append(box is not None)
+            index += 1
+    if last is None:
+        raise ValueError('no face found in any frame of the driving video; pass a video with a '
+                         'visible face, or --crop_driving off to use the whole frame')
+    first = next(b for b in boxes if b is not None)
+    return np.array([first if b is None else b for b in boxes], np.float64), np.array(found)
+
+
+def face_fraction(boxes, frame_size):
+    """Median face side / shorter frame side: how much of the frame the face fills.
+    ``frame_size`` is ``(W, H)``."""
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    return float(np.median(sides) / min(frame_size))
+
+
+def smooth_crops(boxes, frame_size, scale=2.0, shift_y=-0.1, sigma=5.0):
+    """One square crop per frame: a fixed side (``scale`` x the median face side, capped to the
+    frame) and a centre smoothed over time with a Gaussian of ``sigma`` frames, so the crop does
+    not jitter with the detector.
+
+    Args:
+        boxes: ``(T, 4)`` from :func:`track_boxes`. frame_size: ``(W, H)``.
+    Returns:
+        list of :class:`SquareCrop`, one per frame.
+    """
+    w, h = frame_size
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    side = int(round(min(scale * np.median(sides), min(w, h))))
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2 + shift_y * side
+    if len(boxes) > 1 and sigma > 0:
+        cx = gaussian_filter1d(cx, sigma, mode='nearest')
+        cy = gaussian_filter1d(cy, sigma, mode='nearest')
+    # keep the window inside the frame where it fits: no filled borders in the driving crops
+    x = np.clip(np.rint(cx - side / 2), 0, w - side).astype(int)
+    y = np.clip(np.rint(cy - side / 2), 0, h - side).astype(int)
+    return [SquareCrop(int(a), int(b), side) for a, b in zip(x, y)]

@@ -1,0 +1,60 @@
+"""Streaming video I/O: exact frames and fps, nothing published on failure."""
+import os
+
+import numpy as np
+import pytest
+
+from ppfom.utils.video import VideoReader, VideoReadError, VideoWriter
+
+
+def test_reader_streams_every_frame_in_batches(data_dir):
+    reader = VideoReader(f'{data_dir}/videos/tpsmm_driving.mp4')
+    assert reader.fps == 25.0 and reader.size == (410, 412) and reader.has_audio
+    sizes = [len(b) for b in reader.batches(50)]
+    assert sizes == [50, 50, 50, 19] and sum(sizes) == reader.frame_count == 169
+
+
+def test_round_trip_keeps_frames_fps_and_odd_sizes(tmp_path):
+    # smooth frames so that H.264 keeps them close; odd size exercises the padding
+    base = np.linspace(0, 255, 37 * 51 * 3).reshape(37, 51, 3)
+    frames = np.stack([np.roll(base, 3 * i, axis=1) for i in range(12)]).astype(np.uint8)
+    path = str(tmp_path / 'clip.mp4')
+    with VideoWriter(path, fps=29.97) as writer:
+        writer.write(frames[:5])
+        writer.write(frames[5])
+        writer.write(frames[6:])
+    reader = VideoReader(path)
+    assert reader.frame_count == 12 and reader.fps == pytest.approx(29.97)
+    assert not reader.has_audio
+    decoded = np.concatenate(list(reader.batches(5)))
+    assert decoded.shape == (12, 38, 52, 3)  # padded to even, never resized
+    assert np.abs(decoded[:, :37, :51].astype(int) - frames).mean() < 3
+
+
+def test_failure_inside_the_writer_leaves_no_file(tmp_path):
+    path = tmp_path / 'result.mp4'
+    path.write_bytes(b'previous result')
+    with pytest.raises(RuntimeError):
+        with VideoWriter(str(path), fps=25) as writer:
+            writer.write(np.zeros((2, 32, 32, 3), np.uint8))
+            raise RuntimeError('network failed mid-video')
+    assert path.read_bytes() == b'previous result'
+    assert os.listdir(tmp_path) == ['result.mp4']
+
+
+def test_audio_is_muxed_from_the_driving_video(data_dir, tmp_path):
+    source = f'{data_dir}/videos/lp_d2.mp4'
+    path = str(tmp_path / 'with_audio.mp4')
+    with VideoWriter(path, fps=30, audio_from=source) as writer:
+        writer.write(np.zeros((16, 64, 64, 3), np.uint8))
+    reader = VideoReader(path)
+    assert reader.has_audio and reader.frame_count == 16
+
+
+def test_reader_errors(tmp_path):
+    with pytest.raises(VideoReadError, match='not found'):
+        VideoReader(str(tmp_path / 'missing.mp4'))
+    empty = tmp_path / 'empty.mp4'
+    empty.write_bytes(b'')
+    with pytest.raises(VideoReadError, match='empty'):
+        VideoReader(str(empty))
