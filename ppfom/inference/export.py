@@ -11,8 +11,10 @@ only is done once per source and each driving frame costs only what must be reco
     downsampled for the dense motion network, ``h = H * scale_factor``).
 ``generator``
     ``source_table``, ``source_small``, ``kp_source_value`` ``(1, K, 2)``,
-    ``kp_source_jacobian`` ``(1, K, 2, 2)``, ``kp_driving_value`` ``(N, K, 2)``,
+    ``kp_driving_value`` ``(N, K, 2)``, ``kp_source_jacobian`` ``(1, K, 2, 2)``,
     ``kp_driving_jacobian`` ``(N, K, 2, 2)`` -> ``prediction`` ``(N, 3, H, W)`` in ``[0, 1]``.
+    Generators with ``compose_deformed`` also take ``source_image`` ``(1, 3, H, W)`` (the source
+    itself).
 
 The driving keypoints fed to ``generator`` are already normalised (relative/absolute motion and
 ``adapt_scale`` are decided by the caller at run time). The batch size ``N`` is dynamic; the image
@@ -45,6 +47,7 @@ from ..modules.resize import resize_bilinear, resize_nearest, upsample_nearest2x
 EXPORT_FORMAT = 1          # bump when the programs' inputs/outputs change
 META_FILE = 'ppfom_export.json'
 PROGRAMS = ('kp_detector', 'source_encoder', 'generator')
+SOURCE_OUTPUTS = ('source_table', 'source_small')   # outputs of the source encoder, in order
 GEOMETRY_DTYPE = 'float64'  # keypoint and motion maths inside the exported generator
 
 
@@ -284,11 +287,13 @@ class FrameProgram(nn.Layer):
     driving frames.
     """
 
-    def __init__(self, generator, has_jacobian, feature_size):
+    def __init__(self, generator, has_jacobian, feature_size, image_size):
         super().__init__()
         self.net = generator
         self.has_jacobian = has_jacobian
         self.feature_size = tuple(int(s) for s in feature_size)
+        self.image_size = tuple(int(s) for s in image_size)
+        self.compose = bool(getattr(generator, 'compose_deformed', False))
 
     def _dense_motion(self, small, kp_source, kp_driving, n):
         """``DenseMotionNetwork.forward`` written for oneDNN.
@@ -360,18 +365,37 @@ class FrameProgram(nn.Layer):
             occlusion = F.sigmoid(dense.occlusion(prediction).astype(geo))
         return deformation, occlusion
 
-    def _warp(self, table, deformation, occlusion, h, w):
-        """``deform_input`` then ``apply_occlusion`` on the source features.
-
-        ``table`` ``(1, h*w, C)``: the features channels-last; ``deformation`` ``(N, 2, h', w')``
-        (channels first), ``occlusion`` ``(N, 1, h', w')`` or ``None``. Returns ``(N, C, h, w)``.
-        """
+    def _sampling_grid(self, deformation, h, w):
+        """``deform_input``'s grid: ``deformation`` ``(N, 2, h', w')`` resized to ``(h, w)``
+        (and blended to identity near the border with ``inference``)."""
         deformation = resize_bilinear(deformation, (h, w))
         if self.net.inference:
             weight = paddle.to_tensor(occlusion_aware._border_weight(h, w).astype(np.float64))
             weight = weight.reshape([1, 1, h, w])
             identity = paddle.to_tensor(_grid_xy(h, w)).reshape([1, 2, h, w])
             deformation = weight * deformation + (1 - weight) * identity
+        return deformation
+
+    def _compose(self, source_image, decoded, deformation, occlusion):
+        """``compose_deformed``: ``O * deform_input(source) + (1 - O) * decoded`` with the
+        occlusion map ``O`` resized bilinearly to the image."""
+        h, w = self.image_size
+        grid = self._sampling_grid(deformation, h, w).astype(decoded.dtype)
+        grid = grid.transpose([0, 2, 3, 1])                        # (N, H, W, 2)
+        n = paddle.shape(grid)[0]
+        source = paddle.broadcast_to(source_image, [n, int(source_image.shape[1]), h, w])
+        deformed = F.grid_sample(source, grid, mode='bilinear', padding_mode='zeros',
+                                 align_corners=True)
+        visible = resize_bilinear(occlusion, (h, w)).astype(decoded.dtype)
+        return visible * deformed + (1 - visible) * decoded
+
+    def _warp(self, table, deformation, occlusion, h, w):
+        """``deform_input`` then ``apply_occlusion`` on the source features.
+
+        ``table`` ``(1, h*w, C)``: the features channels-last; ``deformation`` ``(N, 2, h', w')``
+        (channels first), ``occlusion`` ``(N, 1, h', w')`` or ``None``. Returns ``(N, C, h, w)``.
+        """
+        deformation = self._sampling_grid(deformation, h, w)
         if occlusion is not None:
             occlusion = resize_bilinear(occlusion, (h, w))
             if self.net.inference and not self.net.mobile_net:
@@ -385,7 +409,7 @@ class FrameProgram(nn.Layer):
         return out.reshape([-1, int(table.shape[2]), h, w])
 
     def forward(self, source_table, source_small, kp_source_value, kp_driving_value,
-                kp_source_jacobian=None, kp_driving_jacobian=None):
+                kp_source_jacobian=None, kp_driving_jacobian=None, source_image=None):
         n = paddle.shape(kp_driving_value)[0]
         geo = GEOMETRY_DTYPE
         kp_source = {'value': kp_source_value.astype(geo)}
@@ -400,6 +424,8 @@ class FrameProgram(nn.Layer):
         else:
             deformation, occlusion = self._dense_motion(source_small, kp_source, kp_driving, n)
             out = self._warp(source_table, deformation, occlusion, h, w)
+            if self.compose:
+                return self._compose(source_image, self.net.decode(out), deformation, occlusion)
         return self.net.decode(out)
 
 
@@ -464,12 +490,18 @@ def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), i
     gen_specs = [InputSpec([1, fh * fw, c], 'float32', 'source_table'),
                  InputSpec([1] + shapes['small'], 'float32', 'source_small'),
                  src_kp[0], drv_kp[0]] + src_kp[1:] + drv_kp[1:]
+    compose = bool(getattr(generator, 'compose_deformed', False))
+    if compose:
+        if not has_jac:
+            raise ValueError('exporting a compose_deformed generator needs keypoints with '
+                             'jacobians (estimate_jacobian: true)')
+        gen_specs.append(InputSpec([1, 3, h, w], 'float32', 'source_image'))
     with export_friendly_ops():
         _save(KeypointProgram(kp_detector), [InputSpec([None, 3, h, w], 'float32', 'image')],
               os.path.join(output_dir, 'kp_detector'))
         _save(SourceEncoderProgram(generator), [InputSpec([1, 3, h, w], 'float32', 'source')],
               os.path.join(output_dir, 'source_encoder'))
-        _save(FrameProgram(generator, has_jac, shapes['features'][1:]), gen_specs,
+        _save(FrameProgram(generator, has_jac, shapes['features'][1:], image_size), gen_specs,
               os.path.join(output_dir, 'generator'))
     files = {}
     for name in PROGRAMS:
@@ -477,7 +509,7 @@ def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), i
             files[os.path.basename(path)] = sha256_file(path)
     meta = {'format': EXPORT_FORMAT, 'ppfom_version': __version__,
             'paddle_version': paddle.__version__, 'image_size': list(image_size),
-            'num_kp': k, 'has_jacobian': has_jac, 'source_features': shapes['features'],
+            'num_kp': k, 'has_jacobian': has_jac, 'compose_deformed': compose, 'source_features': shapes['features'],
             'source_small': shapes['small'], 'files': files, **(info or {})}
     with open(os.path.join(output_dir, META_FILE), 'w', encoding='utf-8') as f:
         json.dump(meta, f, indent=1, sort_keys=True)

@@ -15,8 +15,8 @@ import paddle
 import paddle.inference as paddle_infer
 
 from ..utils.logger import get_logger
-from .export import (ExportError, export_cache_dir, export_from_weights, program_files,
-                     read_export_meta, sha256_file)
+from .export import (SOURCE_OUTPUTS, ExportError, export_cache_dir, export_from_weights,
+                     program_files, read_export_meta, sha256_file)
 
 PRECISIONS = ('fp32', 'bf16')
 # under --precision bf16, the precision of each program. The keypoint detector stays fp32: its
@@ -106,10 +106,12 @@ class _Program:
             make_config(model_file, params_file, **config_args))
         self.inputs = {n: self.predictor.get_input_handle(n)
                        for n in self.predictor.get_input_names()}
+        self.output_names = list(SOURCE_OUTPUTS) if name == 'source_encoder' else None
         self.outputs = [self.predictor.get_output_handle(n)
                         for n in self.predictor.get_output_names()]
 
     def __call__(self, **arrays):
+        """Run on named float32 arrays (extra names are ignored); returns the outputs in order."""
         for name, handle in self.inputs.items():
             array = np.ascontiguousarray(arrays[name], dtype=np.float32)
             handle.reshape(array.shape)
@@ -177,31 +179,56 @@ class PaddleInferenceBackend:
             out['jacobian'] = np.concatenate([p[1] for p in parts])
         return out
 
-    def set_source(self, source, kp_source):
-        """Run the source encoder once; ``source`` ``(1, 3, H, W)``, ``kp_source`` its keypoints
-        (batch 1)."""
+    def set_source(self, source, kp_source, source_output=None):
+        """Run the source encoder once per source.
+
+        Args:
+            source: ``(F, 3, H, W)`` in ``[0, 1]``, one or several sources (faces).
+            kp_source: their keypoints, ``(F, K, 2)`` / ``(F, K, 2, 2)``.
+            source_output: must be ``None``: this backend renders at the exported size (output
+                above the network's resolution is the eager backend's ``compose_at``).
+        """
+        if source_output is not None:
+            raise ValueError('the inference backend renders frames at the exported size '
+                             f'{self.image_size}; for a larger output (source_output) use the '
+                             'eager backend')
         source = self._check_images(source, 'source')
-        if source.shape[0] != 1:
-            raise ValueError(f'source must hold one image, got {source.shape[0]}')
-        table, small = self.programs['source_encoder'](source=source)
-        self._source = {'source_table': table, 'source_small': small,
-                        'kp_source_value': np.asarray(kp_source['value'], np.float32)[:1]}
-        if self.meta['has_jacobian']:
-            self._source['kp_source_jacobian'] = np.asarray(kp_source['jacobian'], np.float32)[:1]
+        value = np.asarray(kp_source['value'], np.float32)
+        if len(value) != len(source):
+            raise ValueError(f'{len(source)} sources but {len(value)} source keypoint sets')
+        self._source = []
+        for f in range(len(source)):
+            outputs = self.programs['source_encoder'](source=source[f:f + 1])
+            cached = dict(zip(self.programs['source_encoder'].output_names, outputs))
+            cached['kp_source_value'] = value[f:f + 1]
+            if self.meta.get('compose_deformed'):
+                cached['source_image'] = source[f:f + 1]
+            if self.meta['has_jacobian']:
+                cached['kp_source_jacobian'] = np.asarray(kp_source['jacobian'],
+                                                          np.float32)[f:f + 1]
+            self._source.append(cached)
 
     def animate(self, kp_driving):
-        """Normalised driving keypoints (N entries) -> ``(N, 3, H, W)`` frames in ``[0, 1]``."""
+        """Normalised driving keypoints, ``F * N`` entries source-major (item ``f * N + n`` is
+        frame ``n`` for source ``f``) -> ``(F * N, 3, H, W)`` frames in ``[0, 1]``."""
         if self._source is None:
             raise RuntimeError('call set_source() before animate()')
         value = np.asarray(kp_driving['value'], np.float32)
         jacobian = (np.asarray(kp_driving['jacobian'], np.float32)
                     if self.meta['has_jacobian'] else None)
+        sources = len(self._source)
+        if len(value) % sources:
+            raise ValueError(f'{len(value)} driving keypoint sets cannot be split evenly over '
+                             f'{sources} sources')
+        n = len(value) // sources
         frames = []
-        for i in range(0, len(value), self.batch_size):
-            inputs = dict(self._source, kp_driving_value=value[i:i + self.batch_size])
-            if jacobian is not None:
-                inputs['kp_driving_jacobian'] = jacobian[i:i + self.batch_size]
-            frames.append(self.programs['generator'](**inputs)[0])
+        for f, cached in enumerate(self._source):
+            for i in range(f * n, (f + 1) * n, self.batch_size):
+                stop = min(i + self.batch_size, (f + 1) * n)
+                inputs = dict(cached, kp_driving_value=value[i:stop])
+                if jacobian is not None:
+                    inputs['kp_driving_jacobian'] = jacobian[i:stop]
+                frames.append(self.programs['generator'](**inputs)[0])
         return np.concatenate(frames)
 
 

@@ -213,3 +213,64 @@ def test_export_tool(fixtures_dir, tmp_path):
     else:
         main(['-c', str(config), '--load', weights, '--output_dir', out, '--format', 'onnx'])
         assert os.path.isfile(os.path.join(out, 'generator.onnx'))
+
+
+def test_several_sources_match_eager(fixtures_dir, data_dir, tmp_path):
+    """Two sources (faces) animated together: source-major frames, as the eager backend."""
+    cfg, kp_detector, generator, _ = fixture_model(fixtures_dir, 'A')
+    export_networks(kp_detector, generator, str(tmp_path), SIZE['A'])
+    source, frames = real_frames(data_dir, SIZE['A'], count=3)
+    sources = np.concatenate([source, frames[2:3, :, :, ::-1]])      # a second, mirrored face
+    eager = EagerBackend(kp_detector, generator)
+    kp_sources, kp = eager.keypoints(sources), eager.keypoints(frames)
+    kp_all = {k: np.concatenate([v, v]) for k, v in kp.items()}      # F * N, source-major
+    results = []
+    for backend in (eager, PaddleInferenceBackend(str(tmp_path), 'fp32', threads=2,
+                                                  batch_size=2)):
+        backend.set_source(sources, kp_sources)
+        results.append(backend.animate(kp_all))
+    eager, ours = results
+    assert ours.shape == (6, 3) + SIZE['A']
+    assert np.abs(ours - eager).max() < 1e-4
+    assert np.abs(ours[:3] - ours[3:]).max() > 0.05                  # the sources differ
+    with pytest.raises(ValueError, match='split evenly'):
+        backend.animate({k: v[:5] for k, v in kp_all.items()})
+    with pytest.raises(ValueError, match='eager backend'):
+        backend.set_source(sources, kp_sources, source_output=np.zeros((2, 3, 256, 256)))
+
+
+@pytest.mark.parametrize('variant', ['compose_border', 'mobile'])
+def test_generator_variants_match_eager(fixtures_dir, data_dir, tmp_path, variant):
+    """ppfom's compose_deformed generator with PaddleGAN's border blend (fixture weights), and
+    PaddleGAN's mobile networks (small widths, seeded weights)."""
+    if variant == 'compose_border':
+        cfg, kp_detector, generator, _ = fixture_model(fixtures_dir, 'A')
+        cfg['generator']['generator_cfg']['compose_deformed'] = True
+        kp_detector, generator = build_networks(cfg, inference=True)
+        _, kp_ref, gen_ref, _ = fixture_model(fixtures_dir, 'A')
+        kp_detector.set_state_dict(kp_ref.state_dict())
+        generator.set_state_dict(gen_ref.state_dict())
+    else:
+        cfg = {'common_params': {'num_kp': 10, 'num_channels': 3, 'estimate_jacobian': True},
+               'generator': {
+                   'kp_detector_cfg': {'temperature': 0.1, 'block_expansion': 16,
+                                       'max_features': 64, 'scale_factor': 0.25,
+                                       'num_blocks': 5, 'mobile_net': True},
+                   'generator_cfg': {'block_expansion': 16, 'max_features': 64,
+                                     'num_down_blocks': 2, 'num_bottleneck_blocks': 2,
+                                     'estimate_occlusion_map': True, 'mobile_net': True,
+                                     'dense_motion_params': {'block_expansion': 16,
+                                                             'max_features': 64,
+                                                             'num_blocks': 5,
+                                                             'scale_factor': 0.25}}}}
+        paddle.seed(3)
+        kp_detector, generator = build_networks(cfg)
+    kp_detector.eval()
+    generator.eval()
+    export_networks(kp_detector, generator, str(tmp_path), SIZE['A'])
+    source, frames = real_frames(data_dir, SIZE['A'], count=3)
+    ref = animate(EagerBackend(kp_detector, generator), source, frames, batch=2)
+    ours = animate(PaddleInferenceBackend(str(tmp_path), 'fp32', threads=2, batch_size=2),
+                   source, frames, batch=2)
+    err = np.abs(ours - ref)
+    assert err.max() < 1e-3 and err.mean() < 1e-5, (err.max(), err.mean())
