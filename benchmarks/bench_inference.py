@@ -154,7 +154,6 @@ def run_per_frame(kp_detector, generator, source, frames):
 
 
 def worker(args):
-    import paddle
     from ppfom.utils.config import load_config
     data = np.load(os.path.join(args.workdir, 'inputs.npz'))
     source, frames = data['source'], data['frames']
@@ -207,7 +206,8 @@ def worker(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--config', default=os.path.join(ROOT, 'configs', 'firstorder_vox_256.yaml'))
+    parser.add_argument('--config',
+                        default=os.path.join(ROOT, 'configs', 'firstorder_vox_256.yaml'))
     parser.add_argument('--video', default=os.path.join(SHARED, 'data', 'videos',
                                                         'tpsmm_driving.mp4'))
     parser.add_argument('--source', default=os.path.join(SHARED, 'data', 'images',

@@ -21,8 +21,11 @@ The driving keypoints fed to ``generator`` are already normalised (relative/abso
 size is fixed per export. The source inputs keep batch 1 and are broadcast inside the program.
 
 The programs compute what :class:`OcclusionAwareGenerator.forward` and :class:`KPDetector.forward`
-compute (same layers, same weights) with ``F.interpolate`` replaced by the exact equivalents of
-:mod:`ppfom.modules.resize` (an interpolate op cannot run under oneDNN in Paddle 3.3).
+compute (same layers, same weights, equal up to float rounding), rewritten where Paddle 3.3's
+oneDNN path is slow or wrong (``docs/en_US/fast_inference.md``): no ``F.interpolate`` (it cannot
+run under oneDNN; :mod:`ppfom.modules.resize`), batch norms folded into the convs before them,
+sub-pixel up blocks, float64 keypoint/motion geometry as matmuls, and the feature warp as a
+gather + matmul.
 """
 import contextlib
 import copy
@@ -41,7 +44,6 @@ from paddle.static import InputSpec
 from .. import __version__
 from ..models.generators import occlusion_aware
 from ..modules import first_order
-from ..modules.first_order import kp2gaussian, make_coordinate_grid
 from ..modules.resize import resize_bilinear, resize_nearest, upsample_nearest2x
 
 EXPORT_FORMAT = 1          # bump when the programs' inputs/outputs change
@@ -482,9 +484,13 @@ def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), i
     shapes = network_shapes(kp_detector, generator, image_size)
     k, has_jac = shapes['K'], shapes['has_jacobian']
     h, w = image_size
-    kp_specs = lambda prefix, batch: ([InputSpec([batch, k, 2], 'float32', f'{prefix}_value')]  # noqa: E731
-                                      + ([InputSpec([batch, k, 2, 2], 'float32',
-                                                    f'{prefix}_jacobian')] if has_jac else []))
+
+    def kp_specs(prefix, batch):
+        specs = [InputSpec([batch, k, 2], 'float32', f'{prefix}_value')]
+        if has_jac:
+            specs.append(InputSpec([batch, k, 2, 2], 'float32', f'{prefix}_jacobian'))
+        return specs
+
     src_kp, drv_kp = kp_specs('kp_source', 1), kp_specs('kp_driving', None)
     c, fh, fw = shapes['features']
     gen_specs = [InputSpec([1, fh * fw, c], 'float32', 'source_table'),
@@ -509,7 +515,8 @@ def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), i
             files[os.path.basename(path)] = sha256_file(path)
     meta = {'format': EXPORT_FORMAT, 'ppfom_version': __version__,
             'paddle_version': paddle.__version__, 'image_size': list(image_size),
-            'num_kp': k, 'has_jacobian': has_jac, 'compose_deformed': compose, 'source_features': shapes['features'],
+            'num_kp': k, 'has_jacobian': has_jac, 'compose_deformed': compose,
+            'source_features': shapes['features'],
             'source_small': shapes['small'], 'files': files, **(info or {})}
     with open(os.path.join(output_dir, META_FILE), 'w', encoding='utf-8') as f:
         json.dump(meta, f, indent=1, sort_keys=True)

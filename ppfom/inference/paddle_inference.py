@@ -159,7 +159,8 @@ class PaddleInferenceBackend:
                 raise
             raise ExportError(f'cannot load the exported programs in {model_dir} '
                               f'({type(exc).__name__}: {str(exc).strip().splitlines()[-1]}); '
-                              'delete the folder (or pass --rebuild_export) to export again') from exc
+                              'delete the folder (or pass --rebuild_export) to export again'
+                              ) from exc
         self.image_size = tuple(self.meta['image_size'])
         self._source = None
 
