@@ -81,13 +81,22 @@ def psnr(a, b):
     return 10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2))
 
 
+_EXPORTS = {}
+
+
+def exported_fixture_model(fixtures_dir, tmp_path_factory, name):
+    """Fixture ``name``'s networks and their export (made once per test session)."""
+    if name not in _EXPORTS:
+        _, kp_detector, generator, data = fixture_model(fixtures_dir, name)
+        folder = str(tmp_path_factory.mktemp(f'export_{name}'))
+        export_networks(kp_detector, generator, folder, SIZE[name])
+        _EXPORTS[name] = (name, folder, kp_detector, generator, data)
+    return _EXPORTS[name]
+
+
 @pytest.fixture(scope='module', params=['A', 'C'])
 def exported(request, fixtures_dir, tmp_path_factory):
-    name = request.param
-    cfg, kp_detector, generator, data = fixture_model(fixtures_dir, name)
-    folder = str(tmp_path_factory.mktemp(f'export_{name}'))
-    export_networks(kp_detector, generator, folder, SIZE[name])
-    return name, folder, kp_detector, generator, data
+    return exported_fixture_model(fixtures_dir, tmp_path_factory, request.param)
 
 
 def test_export_matches_eager_networks(exported):
@@ -215,18 +224,17 @@ def test_export_tool(fixtures_dir, tmp_path):
         assert os.path.isfile(os.path.join(out, 'generator.onnx'))
 
 
-def test_several_sources_match_eager(fixtures_dir, data_dir, tmp_path):
+def test_several_sources_match_eager(fixtures_dir, data_dir, tmp_path_factory):
     """Two sources (faces) animated together: source-major frames, as the eager backend."""
-    cfg, kp_detector, generator, _ = fixture_model(fixtures_dir, 'A')
-    export_networks(kp_detector, generator, str(tmp_path), SIZE['A'])
+    _, folder, kp_detector, generator, _ = exported_fixture_model(fixtures_dir,
+                                                                  tmp_path_factory, 'A')
     source, frames = real_frames(data_dir, SIZE['A'], count=3)
     sources = np.concatenate([source, frames[2:3, :, :, ::-1]])      # a second, mirrored face
     eager = EagerBackend(kp_detector, generator)
     kp_sources, kp = eager.keypoints(sources), eager.keypoints(frames)
     kp_all = {k: np.concatenate([v, v]) for k, v in kp.items()}      # F * N, source-major
     results = []
-    for backend in (eager, PaddleInferenceBackend(str(tmp_path), 'fp32', threads=2,
-                                                  batch_size=2)):
+    for backend in (eager, PaddleInferenceBackend(folder, 'fp32', threads=2, batch_size=2)):
         backend.set_source(sources, kp_sources)
         results.append(backend.animate(kp_all))
     eager, ours = results
