@@ -13,7 +13,7 @@ import pytest
 
 from ppfom.inference import EagerBackend
 from ppfom.inference.export import (ExportError, export_cache_dir, export_networks,
-                                    read_export_meta)
+                                    read_export_meta, sha256_file)
 from ppfom.inference.paddle_inference import (PaddleInferenceBackend,
                                               PrecisionNotSupportedError, cpu_supports_bf16,
                                               load_inference_backend)
@@ -75,6 +75,26 @@ def animate(backend, source, frames, batch):
                                use_relative_movement=True, use_relative_jacobian=True)
         out.append(backend.animate({k: v.numpy() for k, v in kp_norm.items()}))
     return np.concatenate(out)
+
+
+def randomise(net, seed):
+    """Seeded weights with He-scaled convs and random batch-norm statistics (the default
+    initialisation makes near-constant outputs that would hide mistakes); the anti-aliasing
+    Gaussian kernels stay."""
+    rng = np.random.default_rng(seed)
+    state = {}
+    for key, value in net.state_dict().items():
+        shape = value.shape
+        if key.endswith('down.weight'):
+            continue
+        if key.endswith('_variance') or (len(shape) == 1 and key.endswith('norm.weight')):
+            new = rng.uniform(0.5, 1.5, shape)
+        elif len(shape) == 4:
+            new = rng.normal(0, np.sqrt(2.0 / np.prod(shape[1:])), shape)
+        else:
+            new = rng.normal(0, 0.1, shape)
+        state[key] = new.astype(np.float32)
+    net.set_state_dict(state)
 
 
 def psnr(a, b):
@@ -165,16 +185,37 @@ def test_bad_input_is_refused(exported):
         PaddleInferenceBackend(folder, 'fp16')
 
 
-def test_export_cache_corruption_and_mismatch(fixtures_dir, tmp_path):
+def test_export_tool_cache_corruption_and_mismatch(fixtures_dir, tmp_path):
+    """tools/export_model.py writes an export; the backend finds it in its cache folder beside
+    the weights and reuses it; a corrupt or foreign export is refused with a clear message."""
+    import yaml
+
+    from tools.export_model import main
     cfg, kp_detector, generator, _ = fixture_model(fixtures_dir, 'A')
     weights = str(tmp_path / 'model.pdparams')
     paddle.save({'kp_detector': kp_detector.state_dict(), 'generator': generator.state_dict()},
                 weights)
-    backend = load_inference_backend(cfg, weights, SIZE['A'], threads=1)
-    folder = backend.model_dir
+    config = tmp_path / 'small.yaml'
+    config.write_text(yaml.safe_dump({'model': cfg}))
+    folder = export_cache_dir(weights, sha256_file(weights), cfg, SIZE['A'])
     assert folder.startswith(str(tmp_path / 'model.pdparams.export'))   # next to the weights
+    main(['-c', str(config), '--load', weights, '--output_dir', folder, '--image_size', '128'])
+    meta = read_export_meta(folder)
+    assert meta['image_size'] == [128, 128] and meta['num_kp'] == 10
+    try:
+        import paddle2onnx  # noqa: F401
+    except ImportError:
+        with pytest.raises(SystemExit, match='pip install paddle2onnx'):
+            main(['-c', str(config), '--load', weights, '--output_dir', str(tmp_path / 'onnx'),
+                  '--format', 'onnx'])
+    else:
+        main(['-c', str(config), '--load', weights, '--output_dir', str(tmp_path / 'onnx'),
+              '--format', 'onnx'])
+        assert os.path.isfile(str(tmp_path / 'onnx' / 'generator.onnx'))
+
     stamp = os.path.getmtime(os.path.join(folder, 'generator.pdiparams'))
-    load_inference_backend(cfg, weights, SIZE['A'], threads=1)           # reused, not rebuilt
+    backend = load_inference_backend(cfg, weights, 128, threads=1)      # reused, not rebuilt
+    assert backend.model_dir == folder
     assert os.path.getmtime(os.path.join(folder, 'generator.pdiparams')) == stamp
 
     with open(os.path.join(folder, 'generator.pdiparams'), 'ab') as f:
@@ -194,34 +235,10 @@ def test_export_cache_corruption_and_mismatch(fixtures_dir, tmp_path):
     paddle.save({'kp_detector': kp_detector.state_dict(), 'generator': state}, other)
     with pytest.raises(ExportError, match='other weights'):
         load_inference_backend(cfg, other, SIZE['A'], export_dir=folder)
-    assert export_cache_dir(other, 'x' * 64, cfg, SIZE['A']) != folder
+    assert export_cache_dir(other, sha256_file(other), cfg, SIZE['A']) != folder
     os.remove(os.path.join(folder, 'ppfom_export.json'))
     with pytest.raises(ExportError, match='corrupt'):
         PaddleInferenceBackend(folder)
-
-
-def test_export_tool(fixtures_dir, tmp_path):
-    import yaml
-
-    from tools.export_model import main
-    cfg, kp_detector, generator, _ = fixture_model(fixtures_dir, 'A')
-    weights = str(tmp_path / 'w.pdparams')
-    paddle.save({'kp_detector': kp_detector.state_dict(), 'generator': generator.state_dict()},
-                weights)
-    config = tmp_path / 'small.yaml'
-    config.write_text(yaml.safe_dump({'model': cfg}))
-    out = str(tmp_path / 'export')
-    main(['-c', str(config), '--load', weights, '--output_dir', out, '--image_size', '128'])
-    meta = read_export_meta(out)
-    assert meta['image_size'] == [128, 128] and meta['num_kp'] == 10
-    try:
-        import paddle2onnx  # noqa: F401
-    except ImportError:
-        with pytest.raises(SystemExit, match='pip install paddle2onnx'):
-            main(['-c', str(config), '--load', weights, '--output_dir', out, '--format', 'onnx'])
-    else:
-        main(['-c', str(config), '--load', weights, '--output_dir', out, '--format', 'onnx'])
-        assert os.path.isfile(os.path.join(out, 'generator.onnx'))
 
 
 def test_several_sources_match_eager(fixtures_dir, data_dir, tmp_path_factory):
@@ -247,16 +264,23 @@ def test_several_sources_match_eager(fixtures_dir, data_dir, tmp_path_factory):
         backend.set_source(sources, kp_sources, source_output=np.zeros((2, 3, 256, 256)))
 
 
-@pytest.mark.parametrize('variant', ['compose_border', 'mobile'])
+@pytest.mark.parametrize('variant', ['compose_border', 'mobile', 'no_jacobian'])
 def test_generator_variants_match_eager(fixtures_dir, data_dir, tmp_path, variant):
-    """ppfom's compose_deformed generator with PaddleGAN's border blend (fixture weights), and
-    PaddleGAN's mobile networks (small widths, seeded weights)."""
+    """ppfom's compose_deformed generator with PaddleGAN's border blend (fixture weights),
+    PaddleGAN's mobile networks and zeroth-order keypoints (small widths, seeded weights)."""
     if variant == 'compose_border':
         cfg, kp_detector, generator, _ = fixture_model(fixtures_dir, 'A')
         cfg['generator']['generator_cfg']['compose_deformed'] = True
         kp_detector, generator = build_networks(cfg, inference=True)
         _, kp_ref, gen_ref, _ = fixture_model(fixtures_dir, 'A')
         kp_detector.set_state_dict(kp_ref.state_dict())
+        generator.set_state_dict(gen_ref.state_dict())
+    elif variant == 'no_jacobian':                     # fixture weights without the jacobian head
+        cfg, kp_ref, gen_ref, _ = fixture_model(fixtures_dir, 'A')
+        cfg['common_params']['estimate_jacobian'] = False
+        kp_detector, generator = build_networks(cfg)
+        kp_detector.set_state_dict({k: v for k, v in kp_ref.state_dict().items()
+                                    if not k.startswith('jacobian.')})
         generator.set_state_dict(gen_ref.state_dict())
     else:
         cfg = {'common_params': {'num_kp': 10, 'num_channels': 3, 'estimate_jacobian': True},
@@ -271,14 +295,29 @@ def test_generator_variants_match_eager(fixtures_dir, data_dir, tmp_path, varian
                                                              'max_features': 64,
                                                              'num_blocks': 5,
                                                              'scale_factor': 0.25}}}}
-        paddle.seed(3)
         kp_detector, generator = build_networks(cfg)
+        randomise(kp_detector, 3)
+        randomise(generator, 4)
     kp_detector.eval()
     generator.eval()
     export_networks(kp_detector, generator, str(tmp_path), SIZE['A'])
-    source, frames = real_frames(data_dir, SIZE['A'], count=3)
+    source, frames = real_frames(data_dir, SIZE['A'], count=2)
     ref = animate(EagerBackend(kp_detector, generator), source, frames, batch=2)
     ours = animate(PaddleInferenceBackend(str(tmp_path), 'fp32', threads=2, batch_size=2),
                    source, frames, batch=2)
     err = np.abs(ours - ref)
     assert err.max() < 1e-3 and err.mean() < 1e-5, (err.max(), err.mean())
+    # and a known, large motion: the source keypoints moved and sheared
+    rng = np.random.default_rng(0)
+    eager = EagerBackend(kp_detector, generator)
+    inference = PaddleInferenceBackend(str(tmp_path), 'fp32', threads=2)
+    kp_source = eager.keypoints(source)
+    kp_moved = {k: v + rng.normal(0, 0.1, (3,) + v.shape[1:]) for k, v in kp_source.items()}
+    kp_moved = {k: v.astype(np.float32) for k, v in kp_moved.items()}
+    frames = []
+    for backend in (eager, inference):
+        backend.set_source(source, kp_source)
+        frames.append(backend.animate(kp_moved))
+    assert np.abs(frames[1] - frames[0]).max() < 1e-4
+    if variant != 'mobile':   # (random decoder weights barely respond to the motion)
+        assert np.abs(frames[0][1:] - frames[0][:1]).max() > 1e-2   # the motion shows
