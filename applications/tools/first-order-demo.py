@@ -27,14 +27,21 @@ def build_parser():
     add('--find_best_frame', action='store_true',
         help='start from the driving frame whose pose best matches the source')
     add('--best_frame', type=int, default=None, help='start from this driving frame (0-based)')
-    add('--ratio', type=float, default=1.0, help='size of the pasted face region (faces only)')
-    add('--face_detector', default=None, help='face detector: sfd or blazeface')
+    add('--ratio', type=float, default=0.4,
+        help='size of the pasted face region: radius / crop side (0.4; 0.5 = whole crop)')
+    add('--face_detector', default='blazeface', help='blazeface (bundled), blazeface_full or sfd')
+    add('--detector_weights', default=None, help='weights of the face detector (sfd)')
     add('--multi_person', action='store_true', help='animate every face in the photo')
+    add('--no_crop', action='store_true',
+        help='animate the whole image instead of the face (the original FOMM demo)')
+    add('--crop_driving', default='auto', choices=['auto', 'on', 'off'],
+        help='crop the driving video around the face (auto: when the face is small)')
     add('--image_size', type=int, default=None, help='network resolution: 256 or 512')
     add('--batch_size', type=int, default=1, help='driving frames per network call')
     add('--face_enhancement', action='store_true', help='restore faces after animation')
+    add('--enhancer', default='gfpgan', choices=['gfpgan', 'gpen'], help='face enhancer')
+    add('--enhancer_weights', default=None, help='weights of the face enhancer')
     add('--mobile_net', action='store_true', help="PaddleGAN's lightweight model")
-    add('--slice_size', type=int, default=0, help='(PaddleGAN compatibility; faces only)')
     add('--no_audio', action='store_true', help='do not copy the driving audio')
     add('--cpu', action='store_true', help='run on the CPU even when a GPU is available')
     return parser
@@ -52,8 +59,10 @@ def main(argv=None):
             filename=args.filename, face_detector=args.face_detector,
             multi_person=args.multi_person, image_size=args.image_size,
             face_enhancement=args.face_enhancement, batch_size=args.batch_size,
-            mobile_net=args.mobile_net, slice_size=args.slice_size, model=args.model,
-            audio=not args.no_audio, device='cpu' if args.cpu else None)
+            mobile_net=args.mobile_net, model=args.model, detector_weights=args.detector_weights,
+            crop=not args.no_crop, crop_driving=args.crop_driving, enhancer=args.enhancer,
+            enhancer_weights=args.enhancer_weights, audio=not args.no_audio,
+            device='cpu' if args.cpu else None)
         path = predictor.run(args.source_image, args.driving_video)
     except (ValueError, OSError, KeyError, DownloadError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

@@ -1,2 +1,3 @@
 """Predictors: the Python API that the CLI, notebooks and UIs call."""
-from .first_order_predictor import FeatureUnavailable, FirstOrderPredictor  # noqa: F401
+from .faces import NoFaceError  # noqa: F401
+from .first_order_predictor import FirstOrderPredictor  # noqa: F401

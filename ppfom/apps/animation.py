@@ -101,6 +101,10 @@ class Animator:
                          if self.image_size != self.network_size else None)
         self.backend.set_source(source_input, self.kp_source, source_output)
 
+    def rest(self):
+        """The sources rendered with no motion, ``(F, S, S, 3)`` uint8 (used to fit colours)."""
+        return output_to_frames(self.backend.animate(self.kp_source))
+
     def keypoints(self, frames):
         """``(B, H, W, 3)`` uint8 driving frames -> keypoint dict of numpy arrays."""
         return self.backend.keypoints(frames_to_input(frames, self.network_size))

@@ -1,6 +1,8 @@
 """``FirstOrderPredictor``: the Python API behind the CLI, notebooks and web UIs."""
 import os
 
+import cv2
+import numpy as np
 import paddle
 from tqdm import tqdm
 
@@ -9,15 +11,13 @@ from ..utils.image_io import read_image
 from ..utils.logger import get_logger
 from ..utils.video import VideoReader, VideoWriter, check_writable_folder
 from .animation import Animator, MotionOptions
+from .faces import DrivingCropper, FaceOptions, PhotoCompositor, select_face_crops
 from .model_loading import load_networks, resolve_model
 
-
-class FeatureUnavailable(ValueError):
-    """An option whose feature is not in this version of ppfom."""
+MAX_PHOTO_SIDE = 1920  # larger photos are downscaled (logged): the output video has the photo's size
 
 
 def _concat_kp(parts):
-    import numpy as np
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -31,85 +31,149 @@ class FirstOrderPredictor:
         output: output folder. filename: name of the result (``result.mp4``).
         weight_path: a FOMM ``.pdparams`` (PaddleGAN layout, trainer checkpoint or converted).
         config: YAML with a ``model`` section (default: the model's own config).
-        model: a model zoo name (``vox256``, ``vox512``, ``vox-mobile``); see
-            :mod:`ppfom.utils.model_zoo`.
+        model: a model zoo name (see :mod:`ppfom.utils.model_zoo`); default: the bundled model.
         relative, adapt_scale, find_best_frame, best_frame: see :class:`MotionOptions`.
-        image_size: resolution the networks run at (256; 512 selects the 512 model).
+        image_size: side of the animated square (256; 512 selects the 512 model).
         batch_size: driving frames per network call (the frames are identical for any value).
         mobile_net: PaddleGAN's lightweight model.
-        audio: copy the driving video's audio into the result.
-        device: ``'cpu'``, ``'gpu'`` or None (Paddle's default).
-        ratio, face_detector, multi_person, face_enhancement, slice_size: face options; face
-            detection and enhancement are not in this version and raise
-            :class:`FeatureUnavailable` when asked for.
+        face_detector: ``blazeface`` (default, bundled), ``blazeface_full`` or ``sfd``.
+        detector_weights: weights of the detector (S3FD's are downloaded when not given).
+        crop: animate the face(s) and paste them back (False animates the whole image).
+        multi_person: animate every face. ratio: size of the pasted region (PaddleGAN's
+            ``--ratio``: radius / crop side).
+        crop_driving: ``auto`` (crop when the driving face is small), ``on`` or ``off``.
+        face_enhancement: restore each animated face with ``enhancer`` (``gfpgan`` or ``gpen``,
+            or a registry config dict ``{'name': ..., **kwargs}``) whose weights are
+            ``enhancer_weights`` (downloaded when not given).
+        audio: copy the driving video's audio. device: ``'cpu'``, ``'gpu'`` or None.
         progress: show tqdm progress bars.
-    Raises (from the constructor): ValueError subclasses with one-line messages for bad options,
-    ``CheckpointError`` for weights that do not fit, ``DownloadError`` when weights are missing.
+    Raises (constructor): ``ValueError`` subclasses with one-line messages for bad options or
+    weights that do not fit, ``DownloadError`` when weights are missing and cannot be fetched.
     """
 
     def __init__(self, output='output', weight_path=None, config=None, relative=False,
-                 adapt_scale=False, find_best_frame=False, best_frame=None, ratio=1.0,
-                 filename='result.mp4', face_detector=None, multi_person=False, image_size=None,
-                 face_enhancement=False, batch_size=1, mobile_net=False, slice_size=0,
-                 model=None, audio=True, device=None, progress=True):
-        for flag, asked in (('--multi_person', multi_person),
-                            ('--face_enhancement', face_enhancement),
-                            ('--face_detector', face_detector is not None),
-                            ('--ratio', ratio != 1.0), ('--slice_size', bool(slice_size))):
-            if asked:
-                raise FeatureUnavailable(f'{flag} needs face detection/enhancement, which is not '
-                                         'in this version of ppfom yet; run without it')
+                 adapt_scale=False, find_best_frame=False, best_frame=None, ratio=0.4,
+                 filename='result.mp4', face_detector='blazeface', multi_person=False,
+                 image_size=None, face_enhancement=False, batch_size=1, mobile_net=False,
+                 model=None, detector_weights=None, crop=True, crop_driving='auto',
+                 enhancer='gfpgan', enhancer_weights=None, audio=True, device=None,
+                 progress=True):
         if batch_size < 1:
             raise ValueError(f'--batch_size must be at least 1, got {batch_size}')
         if best_frame is not None and best_frame < 0:
             raise ValueError(f'--best_frame must be a frame index >= 0, got {best_frame}')
+        if not 0.1 <= ratio <= 0.7:
+            raise ValueError(f'--ratio {ratio} is outside 0.1..0.7 (0.4 pastes the face, 0.5 the '
+                             'whole crop)')
+        if crop_driving not in ('auto', 'on', 'off'):
+            raise ValueError(f"--crop_driving must be auto, on or off, got '{crop_driving}'")
+        if multi_person and not crop:
+            raise ValueError('--multi_person needs face crops; drop --no_crop')
         if device:
             paddle.set_device(device)
         self.output, self.filename = output, filename
         self.batch_size, self.audio, self.progress = batch_size, audio, progress
+        self.logger = get_logger()
         self.options = MotionOptions(relative=relative, adapt_scale=adapt_scale,
                                      find_best_frame=find_best_frame, best_frame=best_frame)
+        self.faces = FaceOptions(crop=crop, multi_person=multi_person, ratio=ratio,
+                                 crop_driving=crop_driving)
+
         self.model = resolve_model(model=model, config=config, weight_path=weight_path,
                                    image_size=image_size, mobile_net=mobile_net)
-        self.kp_detector, self.generator = load_networks(self.model)
-        self.backend = EagerBackend(self.kp_detector, self.generator)
-        self.logger = get_logger()
+        self.image_size = self.model.output_size
+        self.backend = EagerBackend(*load_networks(self.model))
+
+        self.detector = self.tracker = None
+        if crop or crop_driving != 'off':
+            from ..faceutils.face_detection import build_detector
+            kwargs = {'weights': detector_weights} if detector_weights else {}
+            self.detector = build_detector(face_detector, **kwargs)
+            # per-frame tracking: the fast single-pass BlazeFace (tiles find small faces in
+            # photos; a driving face is large enough for one pass)
+            self.tracker = (build_detector(face_detector, tiles=False, **kwargs)
+                            if face_detector == 'blazeface' else self.detector)
+        self.enhancer = None
+        if face_enhancement:
+            from ..faceutils import face_enhancement  # noqa: F401 (fills ENHANCERS)
+            from ..utils.registry import ENHANCERS, build_from_config
+            cfg = dict(enhancer) if isinstance(enhancer, dict) else {'name': enhancer}
+            cfg.setdefault('weight_path', enhancer_weights)
+            cfg.setdefault('batch_size', batch_size)
+            self.enhancer = build_from_config(cfg, ENHANCERS)
 
     def _bar(self, total, desc):
         return tqdm(total=total, desc=desc, unit='frame', disable=not self.progress)
 
+    def read_photo(self, path):
+        """Step 1: the photo as RGB uint8, downscaled when larger than ``MAX_PHOTO_SIDE``."""
+        photo = read_image(path)
+        side = max(photo.shape[:2])
+        if side > MAX_PHOTO_SIDE:
+            scale = MAX_PHOTO_SIDE / side
+            size = (round(photo.shape[1] * scale), round(photo.shape[0] * scale))
+            self.logger.info('photo is %dx%d: animating a %dx%d copy', photo.shape[1],
+                             photo.shape[0], *size)
+            photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
+        return photo
+
+    def driving_keypoints(self, animator, driving, cropper):
+        """Step 4: keypoints of every driving frame, decoded and cropped in batches."""
+        parts, start = [], 0
+        with self._bar(driving.frame_count, 'keypoints') as bar:
+            for frames in driving.batches(self.batch_size):
+                parts.append(animator.keypoints(cropper(frames, start)))
+                start += len(frames)
+                bar.update(len(frames))
+        return _concat_kp(parts)
+
+    def enhance(self, frames):
+        """Restore animated faces ``(F, B, S, S, 3)`` uint8 with the face enhancer."""
+        f, b, s = frames.shape[:3]
+        batch = frames.reshape(f * b, s, s, 3).transpose(0, 3, 1, 2).astype(np.float32) / 255
+        restored = self.enhancer.enhance(batch)
+        restored = np.clip(np.rint(np.asarray(restored) * 255), 0, 255).astype(np.uint8)
+        return restored.transpose(0, 2, 3, 1).reshape(frames.shape)
+
     def run(self, source_image, driving_video):
         """Animate ``source_image`` (path of a photo) with ``driving_video`` (path of a video).
 
-        Steps: read the photo; open the driving video; source keypoints and features (once);
-        keypoints of every driving frame (streamed in batches); choose the initial frame;
-        normalise the motion and generate, encoding frames as they come; mux the audio; publish
-        the file. Returns the output path. On any error nothing is left at the output path.
+        Steps: 1. read the photo; 2. choose what to animate (face crops or the whole image);
+        3. source keypoints and features, once; 4. crop and keypoint every driving frame, in
+        batches; 5. choose the initial frame; 6. normalise the motion, generate, (enhance), paste
+        back and encode, batch by batch, with the driving audio; 7. publish the file.
+        Returns the output path. On any error nothing is left at the output path.
         """
-        source = read_image(source_image)
+        photo = self.read_photo(source_image)
         driving = VideoReader(driving_video)
         check_writable_folder(self.output)
-        out_path = os.path.join(self.output, self.filename)
-        animator = Animator(self.backend, self.model.image_size, self.options)
-        animator.set_source(source[None])
 
-        total = driving.frame_count
-        parts = []
-        with self._bar(total, 'keypoints') as bar:
-            for frames in driving.batches(self.batch_size):
-                parts.append(animator.keypoints(frames))
-                bar.update(len(frames))
-        kp_driving = _concat_kp(parts)
+        crops = select_face_crops(photo, self.detector.detect, self.faces) if self.faces.crop \
+            else None
+        if crops:
+            self.logger.info('animating %d face(s)', len(crops))
+        compositor = PhotoCompositor(photo, crops, self.faces.ratio)
+        animator = Animator(self.backend, self.image_size, self.options,
+                            network_size=self.model.network_size)
+        animator.set_source(compositor.sources(self.image_size))
+        compositor.fit_colours(animator.rest())
+
+        cropper = DrivingCropper(self.tracker.detect if self.tracker else None, self.faces)
+        cropper.prepare(driving)
+        kp_driving = self.driving_keypoints(animator, driving, cropper)
         initial = animator.initial_frame(kp_driving)
         if self.options.find_best_frame or self.options.best_frame is not None:
             self.logger.info('initial driving frame: %d', initial)
 
+        out_path = os.path.join(self.output, self.filename)
         audio_from = driving.path if (self.audio and driving.has_audio) else None
         with VideoWriter(out_path, driving.fps, audio_from=audio_from) as writer, \
                 self._bar(len(kp_driving['value']), 'animating') as bar:
             for frames in animator.generate(kp_driving, initial, self.batch_size):
-                writer.write(frames[0])
-                bar.update(len(frames))
+                if self.enhancer is not None:
+                    frames = self.enhance(frames)
+                writer.write(compositor.compose(frames))
+                bar.update(frames.shape[1])
         self.logger.info('wrote %s (%d frames, %.2f fps%s)', out_path, writer.frames_written,
                          driving.fps, ', with audio' if audio_from else '')
         return out_path

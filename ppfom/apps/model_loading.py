@@ -1,20 +1,23 @@
 """Resolve which FOMM model to run (name, config, weights) and build its networks."""
 import os
 from dataclasses import dataclass
+from typing import Optional
 
 from ..models.networks import build_networks, network_params
 from ..utils.checkpoint import load_fomm_state, load_into
 from ..utils.config import load_config
 from ..utils.download import get_path_from_url
-from ..utils.model_zoo import MODEL_ZOO, config_path, get_model_spec
+from ..utils.model_zoo import MODEL_ZOO, config_path, get_model_spec, weights_path
 
 
 @dataclass
 class ResolvedModel:
-    """What will run: the ``model`` config section, the weights file and the resolution."""
+    """What will run: the ``model`` config section, the weights file, the default output size
+    and the size the networks must run at (None: the output size)."""
     model_cfg: dict
     weight_path: str
-    image_size: int
+    output_size: int
+    network_size: Optional[int]
     name: str
 
 
@@ -62,10 +65,11 @@ def resolve_model(model=None, config=None, weight_path=None, image_size=None, mo
                          'one; use configs/firstorder_vox_mobile_256.yaml or drop --mobile_net')
     if weight_path is None:
         if spec.bundled:
-            weight_path = spec.bundled
+            weight_path = weights_path(spec.bundled)
         else:
             weight_path = get_path_from_url(spec.url, sha256=spec.sha256, flag='--weight_path')
-    return ResolvedModel(model_cfg, os.path.abspath(weight_path), image_size, model)
+    network_size = spec.network_size if (config is None and spec.network_size) else None
+    return ResolvedModel(model_cfg, os.path.abspath(weight_path), image_size, network_size, model)
 
 
 def load_networks(resolved, inference=False):

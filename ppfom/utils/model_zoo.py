@@ -13,11 +13,14 @@ class ModelSpec:
 
     ``config`` is a file name under ``ppfom/configs``; ``url`` where the weights are downloaded
     from (``None`` for weights shipped inside the package at ``bundled``); ``sha256`` of the
-    weights when known; ``image_size`` the resolution it was trained at.
+    weights when known; ``image_size`` the default output resolution; ``network_size`` the
+    resolution the networks must run at when it differs from the output's (models that compose
+    the warped source, like the bundled one), else None (they run at the output resolution).
     """
     name: str
     config: str
     image_size: int
+    network_size: Optional[int] = None
     url: Optional[str] = None
     sha256: Optional[str] = None
     bundled: Optional[str] = None
@@ -38,6 +41,11 @@ MODEL_ZOO = {spec.name: spec for spec in (
 def config_path(name):
     """Absolute path of a config shipped in ``ppfom/configs``."""
     return os.path.join(PACKAGE_ROOT, 'configs', name)
+
+
+def weights_path(name):
+    """Absolute path of weights shipped in ``ppfom/weights``."""
+    return os.path.join(PACKAGE_ROOT, 'weights', name)
 
 
 def get_model_spec(name):

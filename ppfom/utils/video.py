@@ -63,7 +63,10 @@ class VideoReader:
     def frames(self):
         """Yield every frame as ``(H, W, 3)`` RGB uint8, in order."""
         w, h = self.size
-        gen = imageio_ffmpeg.read_frames(self.path, pix_fmt='rgb24')
+        # passthrough: one frame per decoded frame (the default may duplicate frames of variable
+        # frame-rate videos, e.g. 212 instead of 211)
+        gen = imageio_ffmpeg.read_frames(self.path, pix_fmt='rgb24',
+                                         output_params=['-fps_mode', 'passthrough'])
         try:
             next(gen)
             for raw in gen:

@@ -61,7 +61,7 @@ def test_demo_writes_every_frame_at_the_driving_fps_with_audio(small_model, data
     assert n_out == n_driving
     assert meta['fps'] == pytest.approx(fps, abs=0.01)
     assert bool(meta.get('audio_codec')) == audio
-    assert meta['size'] == (128, 128)
+    assert meta['size'] == (302, 302)  # the photo's 301x301, padded to even for yuv420p
     assert sorted(os.listdir(tmp_path / 'out')) == ['result.mp4']  # no temporary files left
 
 
@@ -98,15 +98,20 @@ def _error_case(tmp_path, data_dir, case):
         return source, driving, ['--best_frame', '999'], 'out of range'
     if case == 'mobile with big config':
         return source, driving, ['--mobile_net'], 'mobile'
-    if case == 'multi person':
-        return source, driving, ['--multi_person'], '--multi_person'
+    if case == 'no face':
+        flat = tmp_path / 'wall.png'
+        gradient = np.linspace(60, 200, 300 * 400).reshape(300, 400).astype(np.uint8)
+        cv2.imwrite(str(flat), gradient)
+        return str(flat), driving, [], '--no_crop'
+    if case == 'multi person without crops':
+        return source, driving, ['--multi_person', '--no_crop'], '--multi_person'
     raise AssertionError(case)
 
 
 @pytest.mark.parametrize('case', ['missing source', 'corrupt source', 'text as source',
                                   'missing video', 'text as video', 'audio only',
                                   'unwritable output', 'bad best frame', 'mobile with big config',
-                                  'multi person'])
+                                  'no face', 'multi person without crops'])
 def test_bad_input_is_one_line_and_leaves_nothing(small_model, data_dir, tmp_path, case, capsys):
     source, driving, extra, words = _error_case(tmp_path, data_dir, case)
     output = tmp_path / 'out'

@@ -58,3 +58,11 @@ def test_reader_errors(tmp_path):
     empty.write_bytes(b'')
     with pytest.raises(VideoReadError, match='empty'):
         VideoReader(str(empty))
+
+
+@pytest.mark.parametrize('name,count', [('paddlegan_mona7s.mp4', 211), ('opencv_megamind.avi', 270)])
+def test_variable_frame_rate_videos_decode_every_frame_once(data_dir, name, count):
+    """ffmpeg's default for raw output duplicates frames of these files (212, 271)."""
+    reader = VideoReader(f'{data_dir}/videos/{name}')
+    assert reader.frame_count == count
+    assert sum(len(b) for b in reader.batches(64)) == count

@@ -1,0 +1,61 @@
+"""FOMM's reconstruction metric (paper Sec. 4.1; original ``reconstruction.py``): re-drive each test
+clip from its first frame and measure the L1 distance to the real frames."""
+import numpy as np
+import paddle
+
+
+def frame_l1(prediction, real):
+    """Mean absolute difference per frame: ``(T, C, H, W)`` arrays in ``[0, 1]`` -> ``(T,)``."""
+    prediction, real = np.asarray(prediction, np.float64), np.asarray(real, np.float64)
+    if prediction.shape != real.shape:
+        raise ValueError(f'prediction {prediction.shape} and real {real.shape} differ in shape')
+    return np.abs(prediction - real).reshape(len(real), -1).mean(axis=1)
+
+
+def static_baseline_l1(video):
+    """Per-frame L1 of the "no motion" prediction (every frame = frame 0): ``(T, C, H, W)`` ->
+    ``(T,)``. A model that moves the source must beat this to be useful."""
+    video = np.asarray(video)
+    return frame_l1(np.broadcast_to(video[:1], video.shape), video)
+
+
+def summarize(per_video):
+    """Combine ``[{'name', 'l1': (T,), 'static_l1': (T,)}]`` into the metrics dict.
+
+    ``reconstruction_l1`` / ``static_baseline_l1`` are means over all frames of all clips (the
+    original averages per frame); ``per_video`` keeps each clip's means and their ratio.
+    """
+    all_l1 = np.concatenate([v['l1'] for v in per_video])
+    all_static = np.concatenate([v['static_l1'] for v in per_video])
+    clips = []
+    for v in per_video:
+        l1, static = float(np.mean(v['l1'])), float(np.mean(v['static_l1']))
+        clips.append({'name': v['name'], 'frames': int(len(v['l1'])), 'l1': l1,
+                      'static_l1': static, 'ratio_to_static': l1 / static if static else None})
+    recon, static = float(all_l1.mean()), float(all_static.mean())
+    ratios = [c['ratio_to_static'] for c in clips if c['ratio_to_static'] is not None]
+    return {'reconstruction_l1': recon, 'static_baseline_l1': static,
+            'ratio_to_static': recon / static if static else None,
+            'mean_clip_ratio_to_static': float(np.mean(ratios)) if ratios else None,
+            'num_videos': len(clips), 'num_frames': int(len(all_l1)), 'per_video': clips}
+
+
+def evaluate_reconstruction(reconstruct, dataset, num_videos=None):
+    """Run the reconstruction protocol over a test dataset.
+
+    Args:
+        reconstruct: callable ``(T, 3, H, W) tensor -> (T, 3, H, W) tensor`` (e.g.
+            :meth:`ppfom.models.firstorder_model.FirstOrderModel.reconstruct`).
+        dataset: items ``{'video': (T, 3, H, W) float32 in [0, 1], 'name': str}``.
+        num_videos: only the first ``num_videos`` clips.
+    Returns the :func:`summarize` dict.
+    """
+    per_video = []
+    count = len(dataset) if num_videos is None else min(len(dataset), int(num_videos))
+    for i in range(count):
+        item = dataset[i]
+        video = item['video']
+        prediction = reconstruct(paddle.to_tensor(video)).numpy()
+        per_video.append({'name': item['name'], 'l1': frame_l1(prediction, video),
+                          'static_l1': static_baseline_l1(video)})
+    return summarize(per_video)

@@ -1,0 +1,1 @@
+from .discriminator_firstorder import Discriminator, FirstOrderDiscriminator  # noqa: F401

@@ -1,0 +1,32 @@
+"""Uncropped driving videos are cropped around the face automatically; face crops are kept."""
+import numpy as np
+
+from ppfom.apps.faces import DrivingCropper, FaceOptions
+from ppfom.faceutils.face_detection import build_detector
+from ppfom.utils.video import VideoReader
+
+
+def test_interview_video_is_cropped_around_the_face(data_dir):
+    reader = VideoReader(f'{data_dir}/videos/paddlegan_mona7s.mp4')  # 1280x720, small face
+    detector = build_detector('blazeface', tiles=False)
+    cropper = DrivingCropper(detector.detect, FaceOptions(crop_driving='auto'))
+    cropper.prepare(reader)
+    assert cropper.crops is not None and len(cropper.crops) == reader.frame_count
+    side = cropper.crops[0].size
+    assert 100 < side < 720 and {c.size for c in cropper.crops} == {side}
+    first = next(reader.batches(4))
+    cropped = cropper(first, 0)
+    assert cropped.shape == (4, side, side, 3)
+    # the face is found again in the crop, large and near the centre
+    box = detector.detect(cropped[0])[0]
+    assert (box[2] - box[0]) / side > 0.3
+    assert abs((box[0] + box[2]) / 2 - side / 2) < 0.15 * side
+
+
+def test_face_crop_videos_are_used_as_they_are(data_dir):
+    reader = VideoReader(f'{data_dir}/videos/lp_d2.mp4')
+    cropper = DrivingCropper(build_detector('blazeface', tiles=False).detect, FaceOptions())
+    cropper.prepare(reader)
+    assert cropper.crops is None
+    frames = next(reader.batches(2))
+    assert np.array_equal(cropper(frames, 0), frames)

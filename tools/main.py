@@ -1,0 +1,71 @@
+"""Train or evaluate FOMM from a YAML config (PaddleGAN's ``tools/main.py`` arguments).
+
+    python tools/main.py -c configs/firstorder_vox_256.yaml
+    python tools/main.py -c CFG -o dataset.train.batch_size=4 model.train_params.micro_batches=2
+    python tools/main.py -c CFG --resume output_dir/RUN/checkpoint_last.pdparams
+    python tools/main.py -c CFG --load weights.pdparams --evaluate-only
+    python -m paddle.distributed.launch --nproc_per_node 2 tools/main.py -c CFG
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ppfom.datasets.firstorder_dataset import DatasetError  # noqa: E402
+from ppfom.models.losses.perceptual import PerceptualWeightsError  # noqa: E402
+from ppfom.utils.checkpoint import CheckpointError  # noqa: E402
+from ppfom.utils.config import ConfigError, get_config  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train or evaluate a First Order Motion Model')
+    parser.add_argument('-c', '--config-file', required=True, metavar='FILE',
+                        help='YAML config (configs/firstorder_*.yaml)')
+    parser.add_argument('-o', '--opt', nargs='+', default=[], action='extend', metavar='KEY=VALUE',
+                        help='override config entries, e.g. -o epochs=10 dataset.train.batch_size=4')
+    parser.add_argument('--resume', metavar='CKPT',
+                        help='continue training from a checkpoint_last.pdparams (networks, '
+                             'optimisers, schedulers, counters, RNG state); writes to its folder')
+    parser.add_argument('--load', metavar='WEIGHTS', help='initialise the networks from weights')
+    parser.add_argument('--evaluate-only', action='store_true',
+                        help='run the reconstruction evaluation on the test split and exit')
+    parser.add_argument('--seed', type=int, default=None, help='random seed (default: cfg.seed or 0)')
+    parser.add_argument('--output-dir', default=None,
+                        help='run folder (default: output_dir/<config>-<time>, or the resume '
+                             "checkpoint's folder)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        cfg = get_config(args.config_file, args.opt)
+        from ppfom.engine import Trainer
+        run_dir = args.output_dir or (os.path.dirname(os.path.abspath(args.resume))
+                                      if args.resume else None)
+        trainer = Trainer(cfg, args.config_file, seed=args.seed, run_dir=run_dir,
+                          evaluate_only=args.evaluate_only)
+        if args.load:
+            trainer.load(args.load)
+        if args.resume:
+            trainer.resume(args.resume)
+        if args.evaluate_only:
+            metrics = trainer.evaluate()
+            if trainer.rank == 0:
+                print(f"Static baseline L1: {metrics['static_baseline_l1']:.6f}")
+                print(f"Reconstruction L1: {metrics['reconstruction_l1']:.6f}", flush=True)
+            return 0
+        trainer.train()
+    except (ConfigError, DatasetError, CheckpointError, PerceptualWeightsError, KeyError,
+            TypeError, ValueError) as exc:
+        if os.environ.get('PPFOM_DEBUG'):
+            raise
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f'error: {msg} (set PPFOM_DEBUG=1 for the traceback)', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
