@@ -556,12 +556,12 @@ def read_export_meta(folder, check_files=True):
     return meta
 
 
-def config_digest(model_cfg, image_size):
-    """sha256 of the model config (canonical JSON), image size, export format, ppfom and Paddle
-    versions: part of the cache key."""
+def config_digest(model_cfg, image_size, border_blend=False):
+    """sha256 of the model config (canonical JSON), image size, ``border_blend``, export format,
+    ppfom and Paddle versions: part of the cache key."""
     text = json.dumps({'model': _plain(model_cfg), 'image_size': list(image_size),
-                       'format': EXPORT_FORMAT, 'ppfom': __version__,
-                       'paddle': paddle.__version__}, sort_keys=True)
+                       'border_blend': bool(border_blend), 'format': EXPORT_FORMAT,
+                       'ppfom': __version__, 'paddle': paddle.__version__}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -573,27 +573,30 @@ def _plain(obj):
     return obj
 
 
-def export_cache_dir(weights_path, weights_sha256, model_cfg, image_size, cache_root=None):
+def export_cache_dir(weights_path, weights_sha256, model_cfg, image_size, cache_root=None,
+                     border_blend=False):
     """Where the export of these weights is cached:
     ``<cache_root or the weights' folder>/<weights name>.export/<16 hex of the key>``, the key
     being the sha256 of the weights file, the model config and the image size (precision is
     chosen when the programs are loaded, so fp32 and bf16 share one export)."""
-    key = hashlib.sha256((weights_sha256 + config_digest(model_cfg, image_size)).encode())
+    key = hashlib.sha256((weights_sha256
+                          + config_digest(model_cfg, image_size, border_blend)).encode())
     root = cache_root or os.path.dirname(os.path.abspath(weights_path))
     return os.path.join(root, os.path.basename(weights_path) + '.export', key.hexdigest()[:16])
 
 
 def export_from_weights(model_cfg, weights_path, output_dir, image_size=(256, 256),
-                        weights_sha256=None):
+                        weights_sha256=None, border_blend=False):
     """Build the networks of ``model_cfg``, load ``weights_path`` and export them to
     ``output_dir`` atomically (written to a temporary folder beside it, then renamed: a killed
-    export never leaves a half-written folder). Returns the metadata."""
+    export never leaves a half-written folder). ``border_blend``: the generator's ``inference``
+    flag (PaddleGAN's border blend). Returns the metadata."""
     from ..models.networks import build_networks
     from ..utils.checkpoint import load_fomm_state, load_into
 
     weights_sha256 = weights_sha256 or sha256_file(weights_path)
     state = load_fomm_state(weights_path)
-    kp_detector, generator = build_networks(model_cfg)
+    kp_detector, generator = build_networks(model_cfg, inference=border_blend)
     load_into(kp_detector, state['kp_detector'], 'kp_detector')
     load_into(generator, state['generator'], 'generator')
     parent = os.path.dirname(os.path.abspath(output_dir))
@@ -603,7 +606,9 @@ def export_from_weights(model_cfg, weights_path, output_dir, image_size=(256, 25
         meta = export_networks(kp_detector, generator, tmp, image_size,
                                info={'weights_sha256': weights_sha256,
                                      'weights_file': os.path.basename(weights_path),
-                                     'config_sha256': config_digest(model_cfg, image_size)})
+                                     'border_blend': bool(border_blend),
+                                     'config_sha256': config_digest(model_cfg, image_size,
+                                                                    border_blend)})
         if os.path.isdir(output_dir):
             shutil.rmtree(output_dir)
         os.replace(tmp, output_dir)

@@ -237,16 +237,26 @@ class PaddleInferenceBackend:
 
 def load_inference_backend(model_cfg, weights_path, image_size=(256, 256), precision='fp32',
                            threads=None, batch_size=1, device='cpu', tensorrt=False,
-                           export_dir=None, cache_root=None, rebuild=False, fallback=False):
+                           export_dir=None, cache_root=None, rebuild=False, fallback=False,
+                           border_blend=False):
     """The inference backend for ``weights_path``, exporting it first if needed.
 
-    ``image_size``: ``(H, W)`` or one int. The export is cached in
-    :func:`ppfom.inference.export.export_cache_dir`: beside the weights, under ``cache_root``, or
-    under ``~/.cache/ppfom/exports`` when the weights' folder is read-only; ``export_dir`` names
-    a folder to use instead. A cached export is
-    reused when its metadata matches the weights' sha256; an ``export_dir`` made from other
-    weights, or a corrupt folder, raises :class:`ExportError` unless ``rebuild`` (export again)
-    or ``fallback`` (return an :class:`EagerBackend` and log why) is set.
+    Args:
+        model_cfg: the ``model`` config section. image_size: ``(H, W)`` or one int (the
+            network's resolution). precision, threads, batch_size, device, tensorrt: see
+            :class:`PaddleInferenceBackend`. border_blend: the generator's ``inference`` flag
+            (PaddleGAN's border blend).
+        export_dir: use this folder instead of the cache. The cache is
+            :func:`ppfom.inference.export.export_cache_dir`: beside the weights, under
+            ``cache_root``, or under ``~/.cache/ppfom/exports`` when the weights' folder is
+            read-only.
+        rebuild: export again even if the folder exists.
+        fallback: on an unusable export, return an :class:`EagerBackend` (and log why).
+    Raises:
+        ExportError: a corrupt export, one made from other weights or for another size (unless
+            ``rebuild`` or ``fallback``).
+        PrecisionNotSupportedError: bf16 on a CPU without bf16.
+        ppfom.utils.checkpoint.CheckpointError: weights that cannot be read or do not fit.
     """
     check_precision(precision, device)
     if isinstance(image_size, int):
@@ -257,12 +267,13 @@ def load_inference_backend(model_cfg, weights_path, image_size=(256, 256), preci
         cache_root = USER_CACHE        # e.g. weights inside a read-only site-packages
     weights_sha256 = sha256_file(weights_path)
     folder = export_dir or export_cache_dir(weights_path, weights_sha256, model_cfg, image_size,
-                                            cache_root)
+                                            cache_root, border_blend)
     log = get_logger()
     try:
         if rebuild or not os.path.exists(folder):
             log.info('exporting %s for Paddle Inference to %s', weights_path, folder)
-            export_from_weights(model_cfg, weights_path, folder, image_size, weights_sha256)
+            export_from_weights(model_cfg, weights_path, folder, image_size, weights_sha256,
+                                border_blend)
         meta = read_export_meta(folder)
         if meta.get('weights_sha256') != weights_sha256:
             raise ExportError(f'export folder {folder} was made from other weights '
@@ -282,7 +293,7 @@ def load_inference_backend(model_cfg, weights_path, image_size=(256, 256), preci
         from ..utils.checkpoint import load_fomm_state, load_into
         from .eager import EagerBackend
         state = load_fomm_state(weights_path)
-        kp_detector, generator = build_networks(model_cfg)
+        kp_detector, generator = build_networks(model_cfg, inference=border_blend)
         load_into(kp_detector, state['kp_detector'], 'kp_detector')
         load_into(generator, state['generator'], 'generator')
         return EagerBackend(kp_detector, generator)
