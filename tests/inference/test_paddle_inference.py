@@ -41,7 +41,7 @@ def fixture_model(fixtures_dir, name):
     return cfg, kp_detector, generator, data
 
 
-def real_frames(data_dir, size, count=5):
+def real_frames(data_dir, size, count=3):
     """Source photo and the first ``count`` frames of a real driving video, (N, 3, H, W)."""
     h, w = size
 
