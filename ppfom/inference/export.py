@@ -53,7 +53,7 @@ SOURCE_OUTPUTS = ('source_table', 'source_small')   # outputs of the source enco
 GEOMETRY_DTYPE = 'float64'  # keypoint and motion maths inside the exported generator
 
 
-class ExportError(RuntimeError):
+class ExportError(ValueError):
     """An export folder that cannot be used (missing, corrupt, or made from other weights)."""
 
 

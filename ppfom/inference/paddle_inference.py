@@ -29,7 +29,7 @@ BF16_PROGRAMS = {'kp_detector': 'fp32', 'source_encoder': 'fp32', 'generator': '
 DEVICES = ('cpu', 'gpu')
 
 
-class PrecisionNotSupportedError(RuntimeError):
+class PrecisionNotSupportedError(ValueError):
     """The requested precision cannot run on this machine."""
 
 
