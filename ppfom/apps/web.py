@@ -294,9 +294,10 @@ def example_pairs(data_dir):
     ``[[photo, video, multi_person], ...]`` for the files that exist (empty when none)."""
     if not data_dir or not os.path.isdir(data_dir):
         return []
-    wanted = [('paddlegan_fom_source.png', 'lp_d2.mp4', False),
-              ('lp_s4.jpg', 'lp_d1.mp4', False),
-              ('paddlegan_multi_person_5faces.jpg', 'lp_d2.mp4', True)]
+    # Apache-2.0 media from PaddleGAN's docs (shown in the docs' screenshot)
+    wanted = [('paddlegan_fom_source.png', 'paddlegan_mona7s.mp4', False),
+              ('paddlegan_face.png', 'paddlegan_mona7s.mp4', False),
+              ('paddlegan_multi_person_5faces.jpg', 'paddlegan_mona7s.mp4', True)]
     out = []
     for image, video, multi in wanted:
         image, video = (os.path.join(data_dir, 'images', image),
