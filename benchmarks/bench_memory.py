@@ -9,11 +9,9 @@ video, the short one its first ``--short`` frames (cut losslessly with ffmpeg). 
 """
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 import imageio_ffmpeg
 

@@ -42,8 +42,9 @@ class FirstOrderPredictor:
         multi_person: animate every face. ratio: size of the pasted region (PaddleGAN's
             ``--ratio``: radius / crop side).
         crop_driving: ``auto`` (crop when the driving face is small), ``on`` or ``off``.
-        face_enhancement: restore each animated face with ``enhancer`` (``gfpgan`` or ``gpen``)
-            whose weights are ``enhancer_weights`` (downloaded when not given).
+        face_enhancement: restore each animated face with ``enhancer`` (``gfpgan`` or ``gpen``,
+            or a registry config dict ``{'name': ..., **kwargs}``) whose weights are
+            ``enhancer_weights`` (downloaded when not given).
         audio: copy the driving video's audio. device: ``'cpu'``, ``'gpu'`` or None.
         progress: show tqdm progress bars.
     Raises (constructor): ``ValueError`` subclasses with one-line messages for bad options or
@@ -96,8 +97,10 @@ class FirstOrderPredictor:
         if face_enhancement:
             from ..faceutils import face_enhancement  # noqa: F401 (fills ENHANCERS)
             from ..utils.registry import ENHANCERS, build_from_config
-            self.enhancer = build_from_config({'name': enhancer, 'weight_path': enhancer_weights,
-                                               'batch_size': batch_size}, ENHANCERS)
+            cfg = dict(enhancer) if isinstance(enhancer, dict) else {'name': enhancer}
+            cfg.setdefault('weight_path', enhancer_weights)
+            cfg.setdefault('batch_size', batch_size)
+            self.enhancer = build_from_config(cfg, ENHANCERS)
 
     def _bar(self, total, desc):
         return tqdm(total=total, desc=desc, unit='frame', disable=not self.progress)

@@ -86,27 +86,40 @@ def load_fomm_state(path):
     return split_fomm_state(obj, path)
 
 
+def describe_mismatch(layer, state, optional_prefixes=()):
+    """What keeps ``state`` from loading into ``layer`` exactly, or None when it fits.
+
+    ``layer`` is a ``paddle.nn.Layer`` or a dict of expected ``key -> shape``. Its keys starting
+    with one of ``optional_prefixes`` may be absent. The description lists the first few
+    missing, unexpected and mis-shaped keys, on one line.
+    """
+    if isinstance(layer, dict):
+        expected = {k: tuple(v) for k, v in layer.items()}
+    else:
+        expected = {k: tuple(v.shape) for k, v in layer.state_dict().items()}
+    missing = [k for k in expected if k not in state and not k.startswith(tuple(optional_prefixes))]
+    unexpected = [k for k in state if k not in expected]
+    misshaped = [f'{k} {tuple(np.shape(state[k]))} != {expected[k]}' for k in expected
+                 if k in state and tuple(np.shape(state[k])) != expected[k]]
+    parts = []
+    for label, items in (('missing', missing), ('unexpected', unexpected),
+                         ('wrong shape', misshaped)):
+        if items:
+            more = f' (+{len(items) - 5} more)' if len(items) > 5 else ''
+            parts.append(f"{label}: {', '.join(items[:5])}{more}")
+    return '; '.join(parts) or None
+
+
 def check_state_dict(layer, state, name='model'):
     """Raise :class:`CheckpointError` unless ``state`` has exactly ``layer``'s keys and shapes.
 
     The message lists the first few missing, unexpected and mis-shaped keys: a checkpoint that
     does not match its config is an error, never a warning.
     """
-    expected = {k: tuple(v.shape) for k, v in layer.state_dict().items()}
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    misshaped = [f'{k} {tuple(np.shape(state[k]))} != {expected[k]}' for k in expected
-                 if k in state and tuple(np.shape(state[k])) != expected[k]]
-    if missing or unexpected or misshaped:
-        parts = []
-        for label, items in (('missing', missing), ('unexpected', unexpected),
-                             ('wrong shape', misshaped)):
-            if items:
-                more = f' (+{len(items) - 5} more)' if len(items) > 5 else ''
-                parts.append(f"{label}: {', '.join(items[:5])}{more}")
-        raise CheckpointError(f'{name} weights do not match the config: ' + '; '.join(parts)
-                              + '. Use the config the weights were trained with '
-                              '(--config / --model / --mobile_net).')
+    problem = describe_mismatch(layer, state)
+    if problem:
+        raise CheckpointError(f'{name} weights do not match the config: {problem}. Use the config '
+                              'the weights were trained with (--config / --model / --mobile_net).')
 
 
 def load_into(layer, state, name='model'):

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import paddle
 
+from ...utils.checkpoint import describe_mismatch
 from ...utils.registry import DETECTORS
 from .base import Detections, as_rgb_uint8, box_iou, downscale, empty_detections
 from .blazeface import BLAZEFACE_SHAPES, BlazeFace
@@ -167,10 +168,9 @@ def load_blazeface_weights(path):
             state = {k: z[k].astype(np.float32) for k in z.files}
     else:
         state = {k: np.asarray(v, np.float32) for k, v in paddle.load(path, return_numpy=True).items()}
-    bad = sorted(set(state) ^ set(BLAZEFACE_SHAPES))
-    bad += [k for k in BLAZEFACE_SHAPES if k in state and state[k].shape != BLAZEFACE_SHAPES[k]]
-    if bad:
-        raise ValueError(f'{path} does not hold BlazeFace weights (keys/shapes differ: {bad[:4]})')
+    problem = describe_mismatch(BLAZEFACE_SHAPES, state)
+    if problem:
+        raise ValueError(f'{path} does not hold BlazeFace weights ({problem})')
     return state
 
 

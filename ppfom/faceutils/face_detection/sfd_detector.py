@@ -9,6 +9,7 @@ import os
 import numpy as np
 import paddle
 
+from ...utils.checkpoint import describe_mismatch
 from ...utils.registry import DETECTORS
 from .base import Detections, as_rgb_uint8, downscale, empty_detections
 from .s3fd import S3FD, preprocess
@@ -124,13 +125,9 @@ def convert_s3fd_state_dict(state):
 
 
 def _check_state(state, shapes, what):
-    missing = [k for k in shapes if k not in state]
-    unexpected = [k for k in state if k not in shapes]
-    bad = [f'{k} {tuple(np.shape(state[k]))} != {shapes[k]}' for k in shapes
-           if k in state and tuple(np.shape(state[k])) != shapes[k]]
-    if missing or unexpected or bad:
-        raise ValueError(f'not {what} weights: missing {missing[:4]}, unexpected {unexpected[:4]}, '
-                         f'wrong shape {bad[:4]}')
+    problem = describe_mismatch(shapes, state)
+    if problem:
+        raise ValueError(f'not {what} weights: {problem}')
 
 
 S3FD_SHAPES = {k: tuple(v.shape) for k, v in S3FD().state_dict().items()}

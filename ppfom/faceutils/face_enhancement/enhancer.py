@@ -28,6 +28,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from ...utils.checkpoint import describe_mismatch
 from ...utils.download import DownloadError, cache_root, get_path_from_url
 from ...utils.registry import ENHANCERS
 from .gfpganv1_clean import GFPGANv1Clean, gfpgan_torch_to_paddle
@@ -49,23 +50,12 @@ def check_and_load(layer, state, source, optional_prefixes=()):
     their current values). Raises :class:`EnhancerWeightsError` naming the first few missing,
     unexpected and mis-shaped keys.
     """
-    expected = {k: tuple(v.shape) for k, v in layer.state_dict().items()}
-    missing = [k for k in expected if k not in state and not k.startswith(optional_prefixes)]
-    unexpected = [k for k in state if k not in expected]
-    misshaped = [f'{k} {tuple(np.shape(state[k]))} != {expected[k]}' for k in expected
-                 if k in state and tuple(np.shape(state[k])) != expected[k]]
-    if missing or unexpected or misshaped:
-        parts = []
-        for label, items in (('missing', missing), ('unexpected', unexpected),
-                             ('wrong shape', misshaped)):
-            if items:
-                more = f' (+{len(items) - 4} more)' if len(items) > 4 else ''
-                parts.append(f"{label}: {', '.join(items[:4])}{more}")
-        raise EnhancerWeightsError(f'{source} does not fit {type(layer).__name__}: '
-                                   + '; '.join(parts))
-    current = layer.state_dict()
+    problem = describe_mismatch(layer, state, optional_prefixes)
+    if problem:
+        raise EnhancerWeightsError(f'{source} does not fit {type(layer).__name__}: {problem}')
+    expected = layer.state_dict()
     layer.set_state_dict({k: np.asarray(state[k], dtype=np.float32) if k in state
-                          else current[k] for k in expected})
+                          else v for k, v in expected.items()})
 
 
 def _load_pdparams(path):
