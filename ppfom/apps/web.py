@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 
 from ..utils.download import DownloadError
+from ..utils.logger import get_logger
 from ..utils.model_zoo import MODEL_ZOO
 from .faces import NoFaceError
 from .first_order_predictor import MAX_PHOTO_SIDE
@@ -278,6 +279,11 @@ class WebAnimator:
             path = predictor.run(photo, video)
         except (ValueError, OSError, KeyError, RuntimeError, MemoryError) as exc:
             return None, 'Error: ' + error_message(exc, paths=(photo, video))
+        except Exception as exc:  # noqa: BLE001 (a bug: keep the page usable, log the traceback)
+            get_logger().exception('unexpected error while animating')
+            message = error_message(exc, (photo, video))
+            return None, (f'Error: unexpected {type(exc).__name__} ({message}); the server log '
+                          'has the details')
         from ..utils.video import VideoReader
         result = VideoReader(path)
         notes = [f'{result.frame_count} frames at {result.fps:g} fps',

@@ -26,7 +26,8 @@ def test_notebook_runs_with_small_settings(fixtures_dir, data_dir, tmp_path, mon
         import nbclient
         import nbformat
     except ImportError:
-        pytest.fail('the notebook test needs nbclient and ipykernel: pip install nbclient ipykernel')
+        pytest.fail('the notebook test needs nbclient and ipykernel: '
+                    'pip install nbclient ipykernel')
     config, weights = write_small_model(fixtures_dir, str(tmp_path))
     for key, value in dict(PPFOM_REPO=ROOT, PPFOM_DATA=data_dir, PPFOM_WORK=str(tmp_path / 'work'),
                            PPFOM_WEIGHTS=weights, PPFOM_CONFIG=config, PPFOM_IMAGE_SIZE='128',

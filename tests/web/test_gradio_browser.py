@@ -135,8 +135,8 @@ def animate(page):
     return page.evaluate('() => window.__ppfomStatus')
 
 
-def test_photo_and_driving_video_give_a_playable_result_with_every_frame(page, app_url,
-                                                                        data_dir, tmp_path):
+def test_photo_and_driving_video_give_a_playable_result_with_every_frame(
+        page, app_url, data_dir, tmp_path):
     driving = f'{data_dir}/videos/lp_d2.mp4'
     has_audio, n_driving = probe(driving)
     assert n_driving == 16 and has_audio

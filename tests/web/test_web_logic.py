@@ -70,8 +70,8 @@ def test_video_checks(data_dir, tmp_path):
 def test_page_options_map_to_predictor_arguments():
     custom = web.model_choices('/w/small.pdparams', '/w/small.yaml')
     labels = list(custom)
-    assert labels[0] == 'custom (small.pdparams)' and set(labels[1:]) == {'vox256', 'vox512',
-                                                                        'vox-mobile'}
+    assert labels[0] == 'custom (small.pdparams)'
+    assert set(labels[1:]) == {'vox256', 'vox512', 'vox-mobile'}
     kwargs = web.predictor_kwargs(custom[labels[0]], relative=True, adapt_scale=False,
                                   best_frame=7.0, multi_person=True, ratio=0.5,
                                   image_size='512', face_enhancement=True, audio=False)
@@ -141,3 +141,16 @@ def test_examples_come_only_from_an_existing_folder(data_dir, tmp_path):
     pairs = web.example_pairs(data_dir)
     assert len(pairs) == 3 and all(os.path.isfile(p[0]) and os.path.isfile(p[1]) for p in pairs)
     assert pairs[2][0].endswith('paddlegan_multi_person_5faces.jpg') and pairs[2][2] is True
+
+
+def test_an_unexpected_failure_is_a_message_not_a_crash(data_dir, tmp_path):
+    def broken_factory(**kwargs):
+        raise TypeError("got an unexpected keyword argument 'x'")
+
+    choices = web.model_choices()
+    animator = web.WebAnimator(choices, str(tmp_path), predictor_factory=broken_factory)
+    path, status = animator.animate(f'{data_dir}/images/paddlegan_fom_source.png',
+                                    f'{data_dir}/videos/lp_d2.mp4', list(choices)[0])
+    assert path is None
+    assert status == ("Error: unexpected TypeError (Got an unexpected keyword argument 'x'); "
+                      'the server log has the details')
