@@ -154,3 +154,16 @@ def test_an_unexpected_failure_is_a_message_not_a_crash(data_dir, tmp_path):
     assert path is None
     assert status == ("Error: unexpected TypeError (Got an unexpected keyword argument 'x'); "
                       'the server log has the details')
+
+
+def test_the_app_binds_to_this_machine_and_never_shares_by_default(capsys):
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'applications', 'tools', 'gradio_app.py')
+    spec = importlib.util.spec_from_file_location('gradio_app', path)
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    args = app.build_parser().parse_args([])
+    assert args.host == '127.0.0.1' and args.share is False and args.port == 7860
+    assert app.main(['--weight_path', '/nonexistent/w.pdparams']) == 2
+    assert capsys.readouterr().err == 'error: --weight_path /nonexistent/w.pdparams not found\n'
