@@ -25,6 +25,8 @@ def build_parser():
     add('--weight_path', default=None, help='FOMM weights (.pdparams): offered as "custom"')
     add('--config', default=None, help='YAML with the model section of --weight_path')
     add('--image_size', type=int, default=None, help='default network resolution in the page')
+    add('--enhancer_weights', default=None,
+        help='local GFPGAN weights for "Face enhancement" (default: downloaded once)')
     add('--examples', default=None,
         help='folder with images/ and videos/ to offer as examples (default: ../shared/data '
              'beside the checkout, or $PPFOM_SHARED/data, when it exists)')
@@ -50,13 +52,15 @@ def main(argv=None):
         return 2
     from ppfom.apps.web import (DEFAULT_SIZE, MAX_UPLOAD_MB, WebAnimator, build_app,
                                 example_pairs, model_choices)
-    for flag, path in (('--weight_path', args.weight_path), ('--config', args.config)):
+    for flag, path in (('--weight_path', args.weight_path), ('--config', args.config),
+                       ('--enhancer_weights', args.enhancer_weights)):
         if path and not os.path.isfile(path):
             print(f'error: {flag} {path} not found', file=sys.stderr)
             return 2
     choices = model_choices(args.weight_path, args.config, args.model)
     animator = WebAnimator(choices, output_root=args.output,
-                           device='cpu' if args.cpu else None)
+                           device='cpu' if args.cpu else None,
+                           enhancer_weights=args.enhancer_weights)
     examples_dir = args.examples or default_examples_dir()
     examples = example_pairs(examples_dir)
     app = build_app(animator, examples, default_size=args.image_size or DEFAULT_SIZE)

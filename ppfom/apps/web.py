@@ -39,10 +39,7 @@ FLAG_WORDS = {
     '--best_frame': '"Start from driving frame"',
     '--ratio': '"Paste ratio"',
     '--image_size': '"Image size"',
-    '--enhancer_weights': 'the app\'s --enhancer_weights option',
-    '--weight_path': 'the app\'s --weight_path option',
-    '--config': 'the app\'s --config option',
-}
+}  # --weight_path, --config and --enhancer_weights are start-up options of the app: kept
 
 
 class InputError(ValueError):
@@ -221,12 +218,15 @@ class WebAnimator:
         output_root: folder for results (default: a new temporary folder).
         predictor_factory: the class that animates (``FirstOrderPredictor``; replaceable in tests).
         device: ``'cpu'``, ``'gpu'`` or None.
+        enhancer_weights: local weights of the face enhancer (the app's start-up option).
     """
 
-    def __init__(self, choices, output_root=None, predictor_factory=None, device=None):
+    def __init__(self, choices, output_root=None, predictor_factory=None, device=None,
+                 enhancer_weights=None):
         if predictor_factory is None:
             from .first_order_predictor import FirstOrderPredictor as predictor_factory
         self.choices = choices
+        self.fixed = {'enhancer_weights': enhancer_weights} if enhancer_weights else {}
         self.output_root = output_root or tempfile.mkdtemp(prefix='ppfom-web-')
         os.makedirs(self.output_root, exist_ok=True)
         self.factory, self.device = predictor_factory, device
@@ -239,7 +239,8 @@ class WebAnimator:
         key = tuple(sorted(kwargs.items()))
         if self._predictor is None or key != self._key:
             self._predictor = self._key = None  # free the old networks first
-            self._predictor = self.factory(device=self.device, progress=True, **kwargs)
+            self._predictor = self.factory(device=self.device, progress=True, **self.fixed,
+                                           **kwargs)
             self._key = key
         return self._predictor
 

@@ -120,7 +120,7 @@ def test_animator_reports_errors_and_reuses_the_predictor(fixtures_dir, data_dir
 
     choices = web.model_choices(weights, config)
     animator = web.WebAnimator(choices, str(tmp_path / 'out'), predictor_factory=factory,
-                               device='cpu')
+                               device='cpu', enhancer_weights=str(tmp_path / 'gfpgan.pdparams'))
     label = list(choices)[0]
     no_face = gradient(tmp_path / 'gradient.png')
     video = f'{data_dir}/videos/lp_d2.mp4'
@@ -128,6 +128,7 @@ def test_animator_reports_errors_and_reuses_the_predictor(fixtures_dir, data_dir
         path, status = animator.animate(no_face, video, label, image_size='128')
         assert path is None and status.startswith('Error: No face found in the photo')
     assert len(made) == 1  # same options: the loaded networks are reused
+    assert made[0]['enhancer_weights'] == str(tmp_path / 'gfpgan.pdparams')  # start-up option
     path, status = animator.animate(no_face, video, label, image_size='128', ratio=0.5)
     assert path is None and len(made) == 2 and made[1]['ratio'] == 0.5
     path, status = animator.animate(no_face, video, 'vox2048')
