@@ -88,7 +88,7 @@ def app_url(fixtures_dir, data_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def page(app_url, tmp_path_factory):
+def page(request, tmp_path_factory):
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -97,6 +97,7 @@ def page(app_url, tmp_path_factory):
     if not os.path.isfile(CHROMIUM):
         pytest.fail(f'{CHROMIUM} not found: install Chromium (Debian: apt-get install -y '
                     'chromium) or set PPFOM_CHROMIUM to its path')
+    app_url = request.getfixturevalue('app_url')  # start the app once the browser is known
     profile = tmp_path_factory.mktemp('chromium-profile')
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
