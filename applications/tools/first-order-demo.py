@@ -42,6 +42,12 @@ def build_parser():
     add('--enhancer', default='gfpgan', choices=['gfpgan', 'gpen'], help='face enhancer')
     add('--enhancer_weights', default=None, help='weights of the face enhancer')
     add('--mobile_net', action='store_true', help="PaddleGAN's lightweight model")
+    add('--backend', default='auto', choices=['auto', 'eager', 'inference'],
+        help='how the networks run: Paddle Inference (exported once, cached) or eager')
+    add('--precision', default='auto', choices=['auto', 'fp32', 'bf16'],
+        help='inference precision (auto: bf16 on CPUs with native bf16)')
+    add('--threads', type=int, default=None, help='CPU threads of the inference backend')
+    add('--rebuild_export', action='store_true', help='export the inference programs again')
     add('--no_audio', action='store_true', help='do not copy the driving audio')
     add('--cpu', action='store_true', help='run on the CPU even when a GPU is available')
     return parser
@@ -61,7 +67,9 @@ def main(argv=None):
             face_enhancement=args.face_enhancement, batch_size=args.batch_size,
             mobile_net=args.mobile_net, model=args.model, detector_weights=args.detector_weights,
             crop=not args.no_crop, crop_driving=args.crop_driving, enhancer=args.enhancer,
-            enhancer_weights=args.enhancer_weights, audio=not args.no_audio,
+            enhancer_weights=args.enhancer_weights, backend=args.backend,
+            precision=args.precision, threads=args.threads, rebuild_export=args.rebuild_export,
+            audio=not args.no_audio,
             device='cpu' if args.cpu else None)
         path = predictor.run(args.source_image, args.driving_video)
     except (ValueError, OSError, KeyError, DownloadError) as exc:

@@ -6,13 +6,12 @@ import numpy as np
 import paddle
 from tqdm import tqdm
 
-from ..inference import EagerBackend
 from ..utils.image_io import read_image
 from ..utils.logger import get_logger
 from ..utils.video import VideoReader, VideoWriter, check_writable_folder
 from .animation import Animator, MotionOptions
 from .faces import DrivingCropper, FaceOptions, PhotoCompositor, select_face_crops
-from .model_loading import load_networks, resolve_model
+from .model_loading import make_backend, resolve_model
 
 MAX_PHOTO_SIDE = 1920  # larger photos are downscaled (logged): the output video has the photo's size
 
@@ -45,6 +44,9 @@ class FirstOrderPredictor:
         face_enhancement: restore each animated face with ``enhancer`` (``gfpgan`` or ``gpen``,
             or a registry config dict ``{'name': ..., **kwargs}``) whose weights are
             ``enhancer_weights`` (downloaded when not given).
+        backend, precision, threads, rebuild_export: how the networks run; see
+            :func:`ppfom.apps.model_loading.make_backend` (default: Paddle Inference, in bf16
+            where the CPU has it, except for models rendered above their own resolution).
         audio: copy the driving video's audio. device: ``'cpu'``, ``'gpu'`` or None.
         progress: show tqdm progress bars.
     Raises (constructor): ``ValueError`` subclasses with one-line messages for bad options or
@@ -56,8 +58,8 @@ class FirstOrderPredictor:
                  filename='result.mp4', face_detector='blazeface', multi_person=False,
                  image_size=None, face_enhancement=False, batch_size=1, mobile_net=False,
                  model=None, detector_weights=None, crop=True, crop_driving='auto',
-                 enhancer='gfpgan', enhancer_weights=None, audio=True, device=None,
-                 progress=True):
+                 enhancer='gfpgan', enhancer_weights=None, backend='auto', precision='auto',
+                 threads=None, rebuild_export=False, audio=True, device=None, progress=True):
         if batch_size < 1:
             raise ValueError(f'--batch_size must be at least 1, got {batch_size}')
         if best_frame is not None and best_frame < 0:
@@ -82,7 +84,7 @@ class FirstOrderPredictor:
         self.model = resolve_model(model=model, config=config, weight_path=weight_path,
                                    image_size=image_size, mobile_net=mobile_net)
         self.image_size = self.model.output_size
-        self.backend = EagerBackend(*load_networks(self.model))
+        self.backend = make_backend(self.model, backend, precision, threads, rebuild_export)
 
         self.detector = self.tracker = None
         if crop or crop_driving != 'off':

@@ -3,6 +3,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
+import paddle
+
 from ..models.networks import build_networks, network_params
 from ..utils.checkpoint import load_fomm_state, load_into
 from ..utils.config import load_config
@@ -80,3 +82,42 @@ def load_networks(resolved, inference=False):
     load_into(kp_detector, state['kp_detector'], 'kp_detector')
     load_into(generator, state['generator'], 'generator')
     return kp_detector.eval(), generator.eval()
+
+
+BACKENDS = ('auto', 'eager', 'inference')
+
+
+def make_backend(resolved, backend='auto', precision='auto', threads=None, rebuild=False,
+                 fallback=False):
+    """The backend that runs ``resolved``'s networks (see :mod:`ppfom.inference`).
+
+    Args:
+        backend: ``eager`` (dynamic graph), ``inference`` (exported programs through Paddle
+            Inference, oneDNN on CPU; exported on first use and cached beside the weights) or
+            ``auto``: inference, except for models rendered above their own resolution
+            (``compose_at``, e.g. the bundled model), which only the eager backend does.
+        precision: ``fp32``, ``bf16`` or ``auto`` (bf16 on CPUs with native bf16, else fp32);
+            inference only.
+        threads: CPU threads of the inference backend (default: Paddle's).
+        rebuild: export again. fallback: use eager when the export is unusable (logged).
+    Raises:
+        ValueError: an unknown backend or precision, ``inference`` for a model it cannot run.
+        PrecisionNotSupportedError: ``bf16`` on a CPU without it.
+    """
+    from ..inference import EagerBackend
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
+    above_network = resolved.network_size and resolved.network_size != resolved.output_size
+    if backend == 'inference' and above_network:
+        raise ValueError(f'--backend inference cannot render {resolved.name} above its '
+                         f'{resolved.network_size} px networks; use --backend eager')
+    if backend == 'eager' or (backend == 'auto' and above_network):
+        return EagerBackend(*load_networks(resolved))
+    from ..inference.paddle_inference import cpu_supports_bf16, load_inference_backend
+    device = 'gpu' if paddle.device.get_device().startswith('gpu') else 'cpu'
+    if precision == 'auto':
+        precision = 'bf16' if device == 'cpu' and cpu_supports_bf16() else 'fp32'
+    return load_inference_backend(resolved.model_cfg, resolved.weight_path,
+                                  resolved.network_size or resolved.output_size,
+                                  precision=precision, threads=threads, device=device,
+                                  rebuild=rebuild, fallback=fallback)

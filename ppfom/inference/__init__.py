@@ -14,3 +14,4 @@ Every backend has the same small interface (numpy in, numpy out, float32):
     driving frame ``n`` for source ``f`` -> ``(F * N, 3, H, W)`` frames in ``[0, 1]``.
 """
 from .eager import EagerBackend  # noqa: F401
+# the Paddle Inference backend: ppfom.inference.paddle_inference (imported on demand)

@@ -1,0 +1,299 @@
+"""Paddle Inference backend: the exported programs (:mod:`ppfom.inference.export`) run by
+``paddle.inference`` with oneDNN on CPU (fp32 or bf16) or on a GPU (optionally TensorRT).
+
+Same interface as :class:`ppfom.inference.EagerBackend` (numpy in, numpy out, float32)::
+
+    backend = load_inference_backend(model_cfg, 'vox-cpk.pdparams', precision='bf16')
+    kp_source = backend.keypoints(source)            # (1, 3, H, W) in [0, 1]
+    backend.set_source(source, kp_source)            # source encoder runs once
+    frames = backend.animate(kp_driving_normalised)  # (N, 3, H, W) in [0, 1]
+"""
+import os
+
+import numpy as np
+import paddle
+import paddle.inference as paddle_infer
+
+from ..utils.logger import get_logger
+from .export import (SOURCE_OUTPUTS, ExportError, export_cache_dir, export_from_weights,
+                     program_files, read_export_meta, sha256_file)
+
+PRECISIONS = ('fp32', 'bf16')
+USER_CACHE = os.path.join(os.path.expanduser('~'), '.cache', 'ppfom', 'exports')
+# under --precision bf16, the precision of each program. The keypoint detector stays fp32: its
+# softmax (temperature 0.1) turns bf16 rounding into keypoint errors of 0.1 (5% of the image);
+# the source encoder runs once per video, so fp32 costs nothing there.
+BF16_DELETED_PASSES = ('conv_elementwise_add_onednn_fuse_pass',
+                       'operator_reshape_onednn_fuse_pass')
+BF16_PROGRAMS = {'kp_detector': 'fp32', 'source_encoder': 'fp32', 'generator': 'bf16'}
+DEVICES = ('cpu', 'gpu')
+
+
+class PrecisionNotSupportedError(ValueError):
+    """The requested precision cannot run on this machine."""
+
+
+def cpu_supports_bf16():
+    """``True`` when the CPU has native bf16 arithmetic (``avx512_bf16`` or ``amx_bf16`` in
+    ``/proc/cpuinfo``, or Paddle's own oneDNN check where cpuinfo is not readable)."""
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            flags = set()
+            for line in f:
+                if line.startswith('flags'):
+                    flags.update(line.split(':', 1)[1].split())
+                    break
+        return bool(flags & {'avx512_bf16', 'amx_bf16'})
+    except OSError:
+        core = paddle.base.core
+        return bool(getattr(core, 'supports_bfloat16_fast_performance', lambda: False)())
+
+
+def check_precision(precision, device='cpu'):
+    """Raise ``ValueError`` for an unknown precision and :class:`PrecisionNotSupportedError` for
+    bf16 on a CPU without native bf16 (emulated bf16 is slower than fp32 there)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    if precision == 'bf16' and device == 'cpu' and not cpu_supports_bf16():
+        raise PrecisionNotSupportedError(
+            'bf16 needs a CPU with AVX512-BF16 or AMX-BF16 (Intel Cooper Lake / Sapphire Rapids '
+            'or newer, AMD Zen 4 or newer); this CPU has neither: use --precision fp32')
+
+
+def make_config(model_file, params_file, precision='fp32', threads=None, device='cpu',
+                tensorrt=False, gpu_memory_mb=512):
+    """A ``paddle.inference.Config`` for one program.
+
+    CPU: oneDNN on, ``threads`` math threads (default: all cores), bf16 through oneDNN when
+    ``precision='bf16'``. GPU: ``gpu_memory_mb`` initial pool on GPU 0, TensorRT (fp32) when
+    ``tensorrt``. Raises ``RuntimeError`` for ``device='gpu'`` on a CPU-only Paddle build.
+    """
+    config = paddle_infer.Config(model_file, params_file)
+    config.disable_glog_info()
+    if device == 'gpu':
+        if not paddle.is_compiled_with_cuda():
+            raise RuntimeError('device gpu needs paddlepaddle-gpu; this Paddle is CPU-only: '
+                               'use --device cpu')
+        config.enable_use_gpu(gpu_memory_mb, 0)
+        if tensorrt:
+            config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=16,
+                                          min_subgraph_size=3,
+                                          precision_mode=paddle_infer.PrecisionType.Float32,
+                                          use_static=False, use_calib_mode=False)
+    else:
+        if device != 'cpu':
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got '{device}'")
+        config.enable_onednn()
+        # several batch sizes (the last batch is smaller): keep their oneDNN primitives
+        config.set_onednn_cache_capacity(16)
+        if precision == 'bf16':
+            config.enable_onednn_bfloat16()
+            # Paddle 3.3: a conv fused with the residual add stays fp32 under bf16 (3x slower
+            # than the AMX bf16 conv and the add apart); without that fusion, the reshape fusion
+            # then mis-infers a shape on non-square images
+            for name in BF16_DELETED_PASSES:
+                config.delete_pass(name)
+        config.set_cpu_math_library_num_threads(int(threads or os.cpu_count() or 1))
+    config.switch_ir_optim(True)
+    return config
+
+
+class _Program:
+    """One predictor with named numpy inputs and outputs."""
+
+    def __init__(self, folder, name, **config_args):
+        model_file, params_file = program_files(folder, name)
+        self.predictor = paddle_infer.create_predictor(
+            make_config(model_file, params_file, **config_args))
+        self.inputs = {n: self.predictor.get_input_handle(n)
+                       for n in self.predictor.get_input_names()}
+        self.output_names = list(SOURCE_OUTPUTS) if name == 'source_encoder' else None
+        self.outputs = [self.predictor.get_output_handle(n)
+                        for n in self.predictor.get_output_names()]
+
+    def __call__(self, **arrays):
+        """Run on named float32 arrays (extra names are ignored); returns the outputs in order."""
+        for name, handle in self.inputs.items():
+            array = np.ascontiguousarray(arrays[name], dtype=np.float32)
+            handle.reshape(array.shape)
+            handle.copy_from_cpu(array)
+        self.predictor.run()
+        return [out.copy_to_cpu() for out in self.outputs]
+
+
+class PaddleInferenceBackend:
+    """Runs the exported ``kp_detector``, ``source_encoder`` and ``generator`` programs.
+
+    Args:
+        model_dir: an export folder (see :func:`ppfom.inference.export.export_networks`).
+        precision: ``'fp32'`` or ``'bf16'`` (CPU with native bf16 only).
+        threads: CPU math threads (default: all cores).
+        batch_size: driving frames per program run; larger inputs are split. 1 is fastest on a
+            CPU (measured: batch 1, 4, 8 at 4.7, 3.9, 3.3 frames/s in bf16 on 2 cores).
+        device: ``'cpu'`` or ``'gpu'``; ``tensorrt`` for TensorRT on a GPU.
+        check_files: verify the sha256 of every exported file against the metadata.
+    Raises:
+        ExportError: the folder is missing or corrupt.
+        PrecisionNotSupportedError: bf16 on a CPU without bf16.
+    """
+
+    name = 'inference'
+
+    def __init__(self, model_dir, precision='fp32', threads=None, batch_size=1, device='cpu',
+                 tensorrt=False, check_files=True):
+        check_precision(precision, device)
+        if int(batch_size) < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        self.meta = read_export_meta(model_dir, check_files=check_files)
+        self.model_dir = model_dir
+        self.precision = precision
+        self.batch_size = int(batch_size)
+        args = dict(threads=threads, device=device, tensorrt=tensorrt)
+        try:
+            self.programs = {
+                name: _Program(model_dir, name, **args,
+                               precision=BF16_PROGRAMS[name] if precision == 'bf16' else 'fp32')
+                for name in ('kp_detector', 'source_encoder', 'generator')}
+        except (RuntimeError, ValueError, OSError) as exc:
+            if isinstance(exc, (PrecisionNotSupportedError,)) or 'paddlepaddle-gpu' in str(exc):
+                raise
+            raise ExportError(f'cannot load the exported programs in {model_dir} '
+                              f'({type(exc).__name__}: {str(exc).strip().splitlines()[-1]}); '
+                              'delete the folder (or pass --rebuild_export) to export again'
+                              ) from exc
+        self.image_size = tuple(self.meta['image_size'])
+        self._source = None
+
+    def _check_images(self, images, what):
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[1] != 3 or tuple(images.shape[2:]) != self.image_size:
+            raise ValueError(f'{what} must be (N, 3, {self.image_size[0]}, {self.image_size[1]}) '
+                             f'(the exported size), got {images.shape}; resize the frames or '
+                             'export for this size')
+        return images
+
+    def keypoints(self, images):
+        """``(N, 3, H, W)`` in ``[0, 1]`` -> ``{'value': (N, K, 2), 'jacobian': (N, K, 2, 2)}``."""
+        images = self._check_images(images, 'images')
+        parts = [self.programs['kp_detector'](image=images[i:i + self.batch_size])
+                 for i in range(0, len(images), self.batch_size)]
+        out = {'value': np.concatenate([p[0] for p in parts])}
+        if self.meta['has_jacobian']:
+            out['jacobian'] = np.concatenate([p[1] for p in parts])
+        return out
+
+    def set_source(self, source, kp_source, source_output=None):
+        """Run the source encoder once per source.
+
+        Args:
+            source: ``(F, 3, H, W)`` in ``[0, 1]``, one or several sources (faces).
+            kp_source: their keypoints, ``(F, K, 2)`` / ``(F, K, 2, 2)``.
+            source_output: must be ``None``: this backend renders at the exported size (output
+                above the network's resolution is the eager backend's ``compose_at``).
+        """
+        if source_output is not None:
+            raise ValueError('the inference backend renders frames at the exported size '
+                             f'{self.image_size}; for a larger output (source_output) use the '
+                             'eager backend')
+        source = self._check_images(source, 'source')
+        value = np.asarray(kp_source['value'], np.float32)
+        if len(value) != len(source):
+            raise ValueError(f'{len(source)} sources but {len(value)} source keypoint sets')
+        self._source = []
+        for f in range(len(source)):
+            outputs = self.programs['source_encoder'](source=source[f:f + 1])
+            cached = dict(zip(self.programs['source_encoder'].output_names, outputs))
+            cached['kp_source_value'] = value[f:f + 1]
+            if self.meta.get('compose_deformed'):
+                cached['source_image'] = source[f:f + 1]
+            if self.meta['has_jacobian']:
+                cached['kp_source_jacobian'] = np.asarray(kp_source['jacobian'],
+                                                          np.float32)[f:f + 1]
+            self._source.append(cached)
+
+    def animate(self, kp_driving):
+        """Normalised driving keypoints, ``F * N`` entries source-major (item ``f * N + n`` is
+        frame ``n`` for source ``f``) -> ``(F * N, 3, H, W)`` frames in ``[0, 1]``."""
+        if self._source is None:
+            raise RuntimeError('call set_source() before animate()')
+        value = np.asarray(kp_driving['value'], np.float32)
+        jacobian = (np.asarray(kp_driving['jacobian'], np.float32)
+                    if self.meta['has_jacobian'] else None)
+        sources = len(self._source)
+        if len(value) % sources:
+            raise ValueError(f'{len(value)} driving keypoint sets cannot be split evenly over '
+                             f'{sources} sources')
+        n = len(value) // sources
+        frames = []
+        for f, cached in enumerate(self._source):
+            for i in range(f * n, (f + 1) * n, self.batch_size):
+                stop = min(i + self.batch_size, (f + 1) * n)
+                inputs = dict(cached, kp_driving_value=value[i:stop])
+                if jacobian is not None:
+                    inputs['kp_driving_jacobian'] = jacobian[i:stop]
+                frames.append(self.programs['generator'](**inputs)[0])
+        return np.concatenate(frames)
+
+
+def load_inference_backend(model_cfg, weights_path, image_size=(256, 256), precision='fp32',
+                           threads=None, batch_size=1, device='cpu', tensorrt=False,
+                           export_dir=None, cache_root=None, rebuild=False, fallback=False,
+                           border_blend=False):
+    """The inference backend for ``weights_path``, exporting it first if needed.
+
+    Args:
+        model_cfg: the ``model`` config section. image_size: ``(H, W)`` or one int (the
+            network's resolution). precision, threads, batch_size, device, tensorrt: see
+            :class:`PaddleInferenceBackend`. border_blend: the generator's ``inference`` flag
+            (PaddleGAN's border blend).
+        export_dir: use this folder instead of the cache. The cache is
+            :func:`ppfom.inference.export.export_cache_dir`: beside the weights, under
+            ``cache_root``, or under ``~/.cache/ppfom/exports`` when the weights' folder is
+            read-only.
+        rebuild: export again even if the folder exists.
+        fallback: on an unusable export, return an :class:`EagerBackend` (and log why).
+    Raises:
+        ExportError: a corrupt export, one made from other weights or for another size (unless
+            ``rebuild`` or ``fallback``).
+        PrecisionNotSupportedError: bf16 on a CPU without bf16.
+        ppfom.utils.checkpoint.CheckpointError: weights that cannot be read or do not fit.
+    """
+    check_precision(precision, device)
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    image_size = tuple(int(v) for v in image_size)
+    if cache_root is None and not os.access(os.path.dirname(os.path.abspath(weights_path)),
+                                            os.W_OK):
+        cache_root = USER_CACHE        # e.g. weights inside a read-only site-packages
+    weights_sha256 = sha256_file(weights_path)
+    folder = export_dir or export_cache_dir(weights_path, weights_sha256, model_cfg, image_size,
+                                            cache_root, border_blend)
+    log = get_logger()
+    try:
+        if rebuild or not os.path.exists(folder):
+            log.info('exporting %s for Paddle Inference to %s', weights_path, folder)
+            export_from_weights(model_cfg, weights_path, folder, image_size, weights_sha256,
+                                border_blend)
+        meta = read_export_meta(folder)
+        if meta.get('weights_sha256') != weights_sha256:
+            raise ExportError(f'export folder {folder} was made from other weights '
+                              f'({meta.get("weights_file")}, sha256 '
+                              f'{str(meta.get("weights_sha256"))[:12]}...) than {weights_path}; '
+                              'pass --rebuild_export to export these weights there')
+        if tuple(meta['image_size']) != tuple(image_size):
+            raise ExportError(f'export folder {folder} is for {meta["image_size"]} images, not '
+                              f'{list(image_size)}; pass --rebuild_export')
+        return PaddleInferenceBackend(folder, precision, threads, batch_size, device, tensorrt,
+                                      check_files=False)
+    except ExportError as exc:
+        if not fallback:
+            raise
+        log.warning('%s; falling back to the eager backend as asked', exc)
+        from ..models.networks import build_networks
+        from ..utils.checkpoint import load_fomm_state, load_into
+        from .eager import EagerBackend
+        state = load_fomm_state(weights_path)
+        kp_detector, generator = build_networks(model_cfg, inference=border_blend)
+        load_into(kp_detector, state['kp_detector'], 'kp_detector')
+        load_into(generator, state['generator'], 'generator')
+        return EagerBackend(kp_detector, generator)
