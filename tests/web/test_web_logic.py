@@ -12,7 +12,7 @@ from helpers import write_small_model
 from ppfom.apps import FirstOrderPredictor, NoFaceError
 from ppfom.apps import web
 from ppfom.utils.image_io import read_image
-from ppfom.utils.model_zoo import get_model_spec
+from ppfom.utils.model_zoo import MODEL_ZOO, get_model_spec
 
 
 def png_header(path, width, height):
@@ -71,7 +71,7 @@ def test_page_options_map_to_predictor_arguments():
     custom = web.model_choices('/w/small.pdparams', '/w/small.yaml')
     labels = list(custom)
     assert labels[0] == 'custom (small.pdparams)'
-    assert set(labels[1:]) == {'vox256', 'vox512', 'vox-mobile'}
+    assert labels[1:] == list(MODEL_ZOO)  # the default (bundled) model first
     kwargs = web.predictor_kwargs(custom[labels[0]], relative=True, adapt_scale=False,
                                   best_frame=7.0, multi_person=True, ratio=0.5,
                                   image_size='512', face_enhancement=True, audio=False)
