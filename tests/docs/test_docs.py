@@ -9,9 +9,6 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(ROOT, 'docs')
-# pages of a parallel branch (export/fast inference): allowed to be missing only while the
-# export tool itself is missing too; once tools/export_model.py is merged they must exist
-PENDING = {os.path.join(DOCS, 'en_US', 'fast_inference.md'): 'tools/export_model.py'}
 
 
 def load_script(name):
@@ -45,11 +42,8 @@ def test_relative_links_in_the_docs_exist():
             if re.match(r'[a-z]+://', link):
                 continue
             target = os.path.normpath(os.path.join(os.path.dirname(page), link))
-            if os.path.exists(target):
-                continue
-            if target in PENDING and not os.path.exists(os.path.join(ROOT, PENDING[target])):
-                continue
-            broken.append(f'{os.path.relpath(page, ROOT)} -> {link}')
+            if not os.path.exists(target):
+                broken.append(f'{os.path.relpath(page, ROOT)} -> {link}')
     assert not broken, broken
 
 

@@ -41,6 +41,7 @@ def test_notebook_runs_with_small_settings(fixtures_dir, data_dir, tmp_path, mon
     work = tmp_path / 'work'
     for name in ('one_face.mp4', 'five_faces.mp4', 'silent.mp4', 'my_model.mp4'):
         assert (work / name).is_file(), name
+    assert (work / 'exported' / 'ppfom_export.json').is_file()
     metrics = json.load(open(work / 'eval' / 'metrics.json'))
     assert metrics['num_videos'] == 2 and metrics['num_frames'] == 16
     errors = [o for c in nb.cells if c.cell_type == 'code' for o in c.outputs
