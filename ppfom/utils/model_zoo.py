@@ -32,12 +32,13 @@ MODEL_ZOO = {spec.name: spec for spec in (
               bundled='ppfom_face64.pdparams',
               description='small talking-head FOMM trained by ppfom, shipped in the package '
                           '(motion at 64 px, rendered at 256; see ppfom/weights/MODEL_CARD.md)'),
-    ModelSpec('vox256', 'firstorder_vox_256.yaml', 256, PADDLEGAN_FOM_URL + 'vox-cpk.pdparams',
+    ModelSpec('vox256', 'firstorder_vox_256.yaml', 256, url=PADDLEGAN_FOM_URL + 'vox-cpk.pdparams',
               description="PaddleGAN's VoxCeleb 256 model (original FOMM vox-cpk weights)"),
-    ModelSpec('vox512', 'firstorder_vox_512.yaml', 512, PADDLEGAN_FOM_URL + 'vox-cpk-512.pdparams',
+    ModelSpec('vox512', 'firstorder_vox_512.yaml', 512,
+              url=PADDLEGAN_FOM_URL + 'vox-cpk-512.pdparams',
               description="PaddleGAN's VoxCeleb 512 model"),
     ModelSpec('vox-mobile', 'firstorder_vox_mobile_256.yaml', 256,
-              PADDLEGAN_FOM_URL + 'vox-mobile.pdparams',
+              url=PADDLEGAN_FOM_URL + 'vox-mobile.pdparams',
               description="PaddleGAN's lightweight VoxCeleb 256 model"),
 )}
 

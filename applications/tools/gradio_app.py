@@ -1,0 +1,75 @@
+"""A web page for animating a photo with a driving video (First Order Motion Model).
+
+    pip install -r requirements-web.txt
+    python applications/tools/gradio_app.py            # then open http://127.0.0.1:7860
+
+The page binds to 127.0.0.1 (this machine only) unless --host says otherwise, and never opens a
+public gradio.live link unless --share is given. The app's logic lives in ppfom/apps/web.py.
+"""
+import argparse
+import os
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
+sys.path.insert(0, ROOT)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    add = parser.add_argument
+    add('--host', default='127.0.0.1',
+        help='address to bind (127.0.0.1: this machine only; 0.0.0.0: every network interface)')
+    add('--port', type=int, default=7860, help='port to listen on')
+    add('--share', action='store_true', help='also open a public gradio.live link (off)')
+    add('--model', default=None, help='model zoo name shown first: vox256, vox512, vox-mobile')
+    add('--weight_path', default=None, help='FOMM weights (.pdparams): offered as "custom"')
+    add('--config', default=None, help='YAML with the model section of --weight_path')
+    add('--image_size', type=int, default=None, help='default network resolution in the page')
+    add('--enhancer_weights', default=None,
+        help='local GFPGAN weights for "Face enhancement" (default: downloaded once)')
+    add('--examples', default=None,
+        help='folder with images/ and videos/ to offer as examples (default: ../shared/data '
+             'beside the checkout, or $PPFOM_SHARED/data, when it exists)')
+    add('--output', default=None, help='folder for the results (default: a temporary folder)')
+    add('--cpu', action='store_true', help='run on the CPU even when a GPU is available')
+    return parser
+
+
+def default_examples_dir():
+    shared = os.environ.get('PPFOM_SHARED', os.path.join(ROOT, '..', 'shared'))
+    return os.path.abspath(os.path.join(shared, 'data'))
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    # no usage statistics sent to gradio's servers from a local app
+    os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        print('error: gradio is not installed; run: pip install -r requirements-web.txt',
+              file=sys.stderr)
+        return 2
+    from ppfom.apps.web import (DEFAULT_SIZE, MAX_UPLOAD_MB, WebAnimator, build_app,
+                                example_pairs, model_choices)
+    for flag, path in (('--weight_path', args.weight_path), ('--config', args.config),
+                       ('--enhancer_weights', args.enhancer_weights)):
+        if path and not os.path.isfile(path):
+            print(f'error: {flag} {path} not found', file=sys.stderr)
+            return 2
+    choices = model_choices(args.weight_path, args.config, args.model)
+    animator = WebAnimator(choices, output_root=args.output,
+                           device='cpu' if args.cpu else None,
+                           enhancer_weights=args.enhancer_weights)
+    examples_dir = args.examples or default_examples_dir()
+    examples = example_pairs(examples_dir)
+    app = build_app(animator, examples, default_size=args.image_size or DEFAULT_SIZE)
+    app.queue(default_concurrency_limit=1)
+    app.launch(server_name=args.host, server_port=args.port, share=args.share,
+               show_error=True, max_file_size=f'{MAX_UPLOAD_MB}mb',
+               allowed_paths=[examples_dir] if examples else None)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,391 @@
+"""The web app behind ``applications/tools/gradio_app.py``: page options to
+:class:`FirstOrderPredictor` arguments, input checks, errors as one readable message, and the
+Gradio page itself (:func:`build_app`; gradio is imported only there, it is an optional
+dependency: ``pip install -r requirements-web.txt``).
+
+Everything except :func:`build_app` works without gradio, so it is tested directly
+(``tests/web/test_web_logic.py``); the page is tested in a real browser
+(``tests/web/test_gradio_browser.py``).
+"""
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import cv2
+
+from ..utils.download import DownloadError
+from ..utils.logger import get_logger
+from ..utils.model_zoo import MODEL_ZOO
+from .faces import NoFaceError
+from .first_order_predictor import MAX_PHOTO_SIDE
+from .model_loading import default_model_name
+
+MAX_UPLOAD_MB = 200           # larger uploads are refused by the server (gradio max_file_size)
+MAX_PHOTO_PIXELS = 50_000_000  # larger photos are refused before decoding (memory)
+VIDEO_EXTENSIONS = ('.mp4', '.mov', '.avi', '.mkv', '.webm', '.flv', '.m4v', '.mpg', '.mpeg',
+                    '.wmv', '.3gp', '.ts')
+CUSTOM_MODEL = 'custom'
+DEFAULT_SIZE = 'model default'
+KEEP_RUNS = 8  # result folders kept on disk (older ones are deleted)
+
+# CLI flags that error messages may name, in the words of the page
+FLAG_WORDS = {
+    '--no_crop': 'untick "Crop to the face"',
+    '--multi_person': '"Animate every face"',
+    '--source_image': 'the Photo box',
+    '--driving_video': 'the Driving video box',
+    '--best_frame': '"Start from driving frame"',
+    '--ratio': '"Paste ratio"',
+    '--image_size': '"Image size"',
+}  # --weight_path, --config and --enhancer_weights are start-up options of the app: kept
+
+
+class InputError(ValueError):
+    """An upload the app cannot use; the message says what to upload instead."""
+
+
+@dataclass
+class ModelChoice:
+    """One entry of the page's model menu: its label and the predictor arguments it sets."""
+    label: str
+    kwargs: dict = field(default_factory=dict)
+
+
+def model_choices(weight_path=None, config=None, model=None):
+    """The model menu: the weights given at start-up (``custom``) first when any, then the zoo.
+
+    Returns ``{label: ModelChoice}`` in menu order; the first entry is the default.
+    """
+    choices = {}
+    if weight_path or config:
+        label = f'{CUSTOM_MODEL} ({os.path.basename(weight_path or config)})'
+        choices[label] = ModelChoice(label, {'weight_path': weight_path, 'config': config,
+                                             'model': model})
+    names = list(MODEL_ZOO)
+    first = model or default_model_name()
+    if first in names:
+        names.remove(first)
+        names.insert(0, first)
+    for name in names:
+        choices[name] = ModelChoice(name, {'model': name})
+    return choices
+
+
+def size_choices(image_size=None):
+    """The image size menu: the model's own size, 256, 512 and the start-up ``image_size``."""
+    sizes = [DEFAULT_SIZE, '256', '512']
+    if image_size and str(image_size) not in sizes:
+        sizes.insert(1, str(image_size))
+    return sizes
+
+
+def predictor_kwargs(model, relative=True, adapt_scale=True, find_best_frame=False,
+                     best_frame=None, multi_person=False, crop=True, ratio=0.4,
+                     image_size=DEFAULT_SIZE, face_enhancement=False, audio=True):
+    """Map the page's options to :class:`FirstOrderPredictor` arguments.
+
+    Args:
+        model: a :class:`ModelChoice`.
+        best_frame: a driving frame index; None, '' or 0 for none (the motion starts at the
+            first frame).
+        image_size: a menu entry (``'model default'`` or a number as text).
+    Raises:
+        InputError: ``find_best_frame`` together with a frame index (they contradict).
+    """
+    if best_frame in ('', None) or int(best_frame) <= 0:
+        best_frame = None  # frame 0 is where the motion starts anyway
+    else:
+        best_frame = int(best_frame)
+    if find_best_frame and best_frame is not None:
+        raise InputError('choose either "Find the best starting frame" or a starting frame '
+                         'number, not both')
+    size = None if image_size in (None, '', DEFAULT_SIZE) else int(image_size)
+    kwargs = dict(model.kwargs)
+    kwargs.update(relative=bool(relative), adapt_scale=bool(adapt_scale),
+                  find_best_frame=bool(find_best_frame), best_frame=best_frame,
+                  multi_person=bool(multi_person), crop=bool(crop), ratio=float(ratio),
+                  image_size=size, face_enhancement=bool(face_enhancement), audio=bool(audio))
+    return kwargs
+
+
+def _is_video_name(path):
+    return os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS
+
+
+def check_photo(path):
+    """Check the Photo upload before animating; return its ``(width, height)``.
+
+    Raises:
+        InputError: nothing uploaded, an empty file, a video, a file that is not an image,
+            or a photo over ``MAX_PHOTO_PIXELS``.
+    """
+    if not path:
+        raise InputError('upload a photo with a face in the Photo box (or pick an example)')
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise InputError(f'the photo {name} is gone from the server; upload it again')
+    if os.path.getsize(path) == 0:
+        raise InputError(f'the photo {name} is empty (0 bytes); upload the file again')
+    if _is_video_name(path):
+        raise InputError(f'{name} is a video: put it in the Driving video box and a photo here')
+    size = _image_size(path)
+    if size is None:
+        raise InputError(f'{name} is not an image this app can read; upload a JPEG or PNG photo')
+    if size[0] * size[1] > MAX_PHOTO_PIXELS:
+        raise InputError(f'the photo {name} is {size[0]}x{size[1]} pixels, too large for the app '
+                         f'(at most {MAX_PHOTO_PIXELS // 10 ** 6} megapixels); resize it to about '
+                         f'{MAX_PHOTO_SIDE} pixels a side')
+    return size
+
+
+def _image_size(path):
+    """``(width, height)`` from the image header (no full decode), or None if not an image."""
+    try:
+        from PIL import Image  # installed with gradio; read the header only
+    except ImportError:
+        image = cv2.imread(path, cv2.IMREAD_REDUCED_GRAYSCALE_8)
+        return None if image is None else (image.shape[1] * 8, image.shape[0] * 8)
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                with Image.open(path) as image:
+                    if getattr(image, 'n_frames', 1) > 1 and image.format == 'GIF':
+                        return None  # an animated GIF is a video
+                    return image.size
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except Exception:  # noqa: BLE001 (PIL raises many types for non-images)
+        return None
+
+
+def check_video(path):
+    """Check the Driving video upload before animating.
+
+    Raises:
+        InputError: nothing uploaded, an empty file, or a still image in the video box.
+        (Files that are not decodable videos are reported by the predictor's
+        :class:`~ppfom.utils.video.VideoReadError`.)
+    """
+    if not path:
+        raise InputError('upload a driving video (mp4, mov, avi or webm) in the Driving video box '
+                         '(or pick an example)')
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise InputError(f'the video {name} is gone from the server; upload it again')
+    if os.path.getsize(path) == 0:
+        raise InputError(f'the video {name} is empty (0 bytes); upload the file again')
+    if not _is_video_name(path) and _image_size(path) is not None:
+        raise InputError(f'{name} is a still image, not a video: put photos in the Photo box and '
+                         'a video (mp4, mov, avi or webm) here')
+
+
+def error_message(exc, paths=()):
+    """One readable line for the page from an exception raised while animating.
+
+    Upload folders in the message are shortened to the file names (``paths``: the uploaded
+    files), CLI flags are replaced by the page's words (:data:`FLAG_WORDS`).
+    """
+    if isinstance(exc, NoFaceError):
+        return ('No face found in the photo. Use a photo where the face is clearly visible, or '
+                'untick "Crop to the face" to animate the whole image.')
+    if isinstance(exc, KeyError) and exc.args:
+        text = str(exc.args[0])
+    else:
+        text = str(exc) or type(exc).__name__
+    for path in paths:
+        if path:
+            text = text.replace(path, os.path.basename(path))
+    for flag, words in FLAG_WORDS.items():
+        text = text.replace(f'check {flag}', f'check {words}').replace(flag, words)
+    if isinstance(exc, DownloadError):
+        text = 'The weights could not be downloaded: ' + text
+    text = text.splitlines()[0] if text else text
+    return text[:1].upper() + text[1:]
+
+
+class WebAnimator:
+    """Runs the predictor for the page: keeps the last predictor (reloading weights only when
+    the model options change), writes each result into its own folder under ``output_root``,
+    and turns every failure into a message.
+
+    Args:
+        choices: ``{label: ModelChoice}`` (see :func:`model_choices`).
+        output_root: folder for results (default: a new temporary folder).
+        predictor_factory: the class that animates (``FirstOrderPredictor``; replaceable in tests).
+        device: ``'cpu'``, ``'gpu'`` or None.
+        enhancer_weights: local weights of the face enhancer (the app's start-up option).
+    """
+
+    def __init__(self, choices, output_root=None, predictor_factory=None, device=None,
+                 enhancer_weights=None):
+        if predictor_factory is None:
+            from .first_order_predictor import FirstOrderPredictor as predictor_factory
+        self.choices = choices
+        self.fixed = {'enhancer_weights': enhancer_weights} if enhancer_weights else {}
+        self.output_root = output_root or tempfile.mkdtemp(prefix='ppfom-web-')
+        os.makedirs(self.output_root, exist_ok=True)
+        self.factory, self.device = predictor_factory, device
+        self._predictor = self._key = None
+        self._runs = 0
+
+    def predictor(self, kwargs):
+        """A predictor for ``kwargs``: the previous one when the options are the same (no
+        reloading of weights between runs), else a new one."""
+        key = tuple(sorted(kwargs.items()))
+        if self._predictor is None or key != self._key:
+            self._predictor = self._key = None  # free the old networks first
+            self._predictor = self.factory(device=self.device, progress=True, **self.fixed,
+                                           **kwargs)
+            self._key = key
+        return self._predictor
+
+    def _new_run_folder(self):
+        self._runs += 1
+        folder = os.path.join(self.output_root, f'run-{self._runs:04d}')
+        os.makedirs(folder, exist_ok=True)
+        old = os.path.join(self.output_root, f'run-{self._runs - KEEP_RUNS:04d}')
+        shutil.rmtree(old, ignore_errors=True)
+        return folder
+
+    def animate(self, photo, video, model_label, relative=True, adapt_scale=True,
+                find_best_frame=False, best_frame=None, multi_person=False, crop=True,
+                ratio=0.4, image_size=DEFAULT_SIZE, face_enhancement=False, audio=True):
+        """Animate ``photo`` with ``video`` (uploaded file paths).
+
+        Returns:
+            ``(result path or None, status text)``: the status is a one-line summary on success
+            and a one-line message on failure (never an exception).
+        """
+        start = time.time()
+        try:
+            width, height = check_photo(photo)
+            check_video(video)
+            if model_label not in self.choices:
+                raise InputError(f'unknown model {model_label!r}; choose one from the menu')
+            kwargs = predictor_kwargs(
+                self.choices[model_label], relative=relative, adapt_scale=adapt_scale,
+                find_best_frame=find_best_frame, best_frame=best_frame,
+                multi_person=multi_person, crop=crop, ratio=ratio, image_size=image_size,
+                face_enhancement=face_enhancement, audio=audio)
+            predictor = self.predictor(kwargs)
+            folder = self._new_run_folder()
+            stem = os.path.splitext(os.path.basename(photo))[0]
+            predictor.output = folder
+            predictor.filename = f'{stem}_animated.mp4'
+            path = predictor.run(photo, video)
+        except (ValueError, OSError, KeyError, RuntimeError, MemoryError) as exc:
+            return None, 'Error: ' + error_message(exc, paths=(photo, video))
+        except Exception as exc:  # noqa: BLE001 (a bug: keep the page usable, log the traceback)
+            get_logger().exception('unexpected error while animating')
+            message = error_message(exc, (photo, video))
+            return None, (f'Error: unexpected {type(exc).__name__} ({message}); the server log '
+                          'has the details')
+        from ..utils.video import VideoReader
+        result = VideoReader(path)
+        notes = [f'{result.frame_count} frames at {result.fps:g} fps',
+                 'with the driving audio' if result.has_audio else 'no audio']
+        if max(width, height) > MAX_PHOTO_SIDE:
+            notes.append(f'photo downscaled from {width}x{height} to at most {MAX_PHOTO_SIDE} '
+                         'pixels a side')
+        notes.append(f'{time.time() - start:.1f} s')
+        return path, 'Done: ' + ', '.join(notes) + '.'
+
+
+def example_pairs(data_dir):
+    """Examples from a folder laid out as ``../shared/data`` (``images/``, ``videos/``):
+    ``[[photo, video, multi_person], ...]`` for the files that exist (empty when none)."""
+    if not data_dir or not os.path.isdir(data_dir):
+        return []
+    # Apache-2.0 media from PaddleGAN's docs (shown in the docs' screenshot)
+    wanted = [('paddlegan_fom_source.png', 'paddlegan_mona7s.mp4', False),
+              ('paddlegan_face.png', 'paddlegan_mona7s.mp4', False),
+              ('paddlegan_multi_person_5faces.jpg', 'paddlegan_mona7s.mp4', True)]
+    out = []
+    for image, video, multi in wanted:
+        image, video = (os.path.join(data_dir, 'images', image),
+                        os.path.join(data_dir, 'videos', video))
+        if os.path.isfile(image) and os.path.isfile(video):
+            out.append([image, video, multi])
+    return out
+
+
+INTRO = """# ppfom: animate a photo with a driving video
+First Order Motion Model (Siarohin et al., NeurIPS 2019) in PaddlePaddle. Upload a photo with a
+face and a short driving video (or pick an example), then press **Animate**.
+上传一张人脸照片和一段驱动视频（或选择示例），点击 **Animate** 生成动画视频。"""
+
+
+def build_app(animator, examples=(), default_size=DEFAULT_SIZE):
+    """The Gradio page (a ``gr.Blocks``) around ``animator`` (:class:`WebAnimator`).
+
+    Element ids used by the browser test: ``photo``, ``driving``, ``animate``, ``status``,
+    ``result``, ``download``.
+    """
+    import gradio as gr
+
+    def preview(path):
+        if not path:
+            return None, ''
+        try:
+            check_photo(path)
+        except InputError as exc:
+            return None, 'Error: ' + error_message(exc)
+        return path, ''
+
+    def run(photo, video, model_label, relative, adapt_scale, find_best_frame, best_frame,
+            multi_person, crop, ratio, image_size, face_enhancement, audio,
+            progress=gr.Progress(track_tqdm=True)):
+        yield None, None, 'Running…'
+        progress(0, desc='loading the model')
+        path, status = animator.animate(photo, video, model_label, relative, adapt_scale,
+                                        find_best_frame, best_frame, multi_person, crop, ratio,
+                                        image_size, face_enhancement, audio)
+        yield path, path, status
+
+    labels = list(animator.choices)
+    sizes = size_choices(None if default_size == DEFAULT_SIZE else default_size)
+    with gr.Blocks(title='ppfom: First Order Motion Model') as app:
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column():
+                photo = gr.File(label='Photo (jpg / png)', elem_id='photo', type='filepath')
+                photo_view = gr.Image(label='Photo preview', interactive=False, height=240)
+                driving = gr.Video(label='Driving video (mp4 / mov / avi / webm)',
+                                   elem_id='driving', sources=['upload'], height=240)
+            with gr.Column():
+                model = gr.Dropdown(labels, value=labels[0], label='Model')
+                with gr.Row():
+                    relative = gr.Checkbox(True, label='Relative motion (recommended)')
+                    adapt_scale = gr.Checkbox(True, label='Adapt scale')
+                with gr.Row():
+                    crop = gr.Checkbox(True, label='Crop to the face')
+                    multi_person = gr.Checkbox(False, label='Animate every face',
+                                               elem_id='multi_person')
+                with gr.Row():
+                    find_best = gr.Checkbox(False, label='Find the best starting frame')
+                    best_frame = gr.Number(0, label='Start from driving frame (0: the first)',
+                                           precision=0, minimum=0)
+                ratio = gr.Slider(0.1, 0.7, value=0.4, step=0.05, label='Paste ratio',
+                                  info='size of the pasted face region (0.4 face, 0.5 whole crop)')
+                with gr.Row():
+                    image_size = gr.Dropdown(sizes, value=str(default_size), label='Image size',
+                                             info='256 or 512 (512 uses the 512 model)')
+                    enhance = gr.Checkbox(False, label='Face enhancement (GFPGAN)')
+                    audio = gr.Checkbox(True, label='Keep the audio')
+                button = gr.Button('Animate', variant='primary', elem_id='animate')
+                status = gr.Markdown('', elem_id='status')
+                result = gr.Video(label='Result', elem_id='result', interactive=False,
+                                  height=320)
+                download = gr.File(label='Download', elem_id='download', interactive=False)
+        photo.change(preview, photo, [photo_view, status])
+        inputs = [photo, driving, model, relative, adapt_scale, find_best, best_frame,
+                  multi_person, crop, ratio, image_size, enhance, audio]
+        button.click(run, inputs, [result, download, status], concurrency_limit=1)
+        if examples:
+            gr.Examples(examples, [photo, driving, multi_person], label='Examples')
+    return app
