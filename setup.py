@@ -31,5 +31,5 @@ setup(
     package_data={'ppfom': ['configs/*.yaml', 'weights/*', 'faceutils/face_detection/weights/*']},
     python_requires='>=3.8',
     install_requires=requirements('requirements.txt'),
-    extras_require={'torch': ['torch'], 'web': ['gradio'], 'logs': ['visualdl']},
+    extras_require={'web': ['gradio>=5'], 'logs': ['visualdl'], 'onnx': ['paddle2onnx']},
 )
