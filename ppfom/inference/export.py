@@ -45,6 +45,7 @@ from .. import __version__
 from ..models.generators import occlusion_aware
 from ..modules import first_order
 from ..modules.resize import resize_bilinear, resize_nearest, upsample_nearest2x
+from ..utils.download import sha256sum
 
 EXPORT_FORMAT = 1          # bump when the programs' inputs/outputs change
 META_FILE = 'ppfom_export.json'
@@ -444,18 +445,12 @@ def network_shapes(kp_detector, generator, image_size):
             'has_jacobian': kp_detector.jacobian is not None}
 
 
+sha256_file = sha256sum  # one implementation: ppfom.utils.download
+
+
 def _save(layer, specs, prefix):
     static = paddle.jit.to_static(layer, input_spec=specs, full_graph=True)
     paddle.jit.save(static, prefix)
-
-
-def sha256_file(path, chunk=1 << 22):
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def program_files(folder, name):
