@@ -14,6 +14,8 @@ import tempfile
 import numpy as np
 import paddle
 
+from .atomic import publish
+
 TORCH_TO_PADDLE_SUFFIX = {'running_mean': '_mean', 'running_var': '_variance'}
 NETWORKS = ('kp_detector', 'generator')
 
@@ -137,7 +139,7 @@ def atomic_save(obj, path):
     os.close(fd)
     try:
         paddle.save(obj, tmp)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -1,13 +1,13 @@
 """Download-once weight cache (``~/.cache/ppfom``, or ``$PPFOM_HOME``) with checksums."""
 import hashlib
 import os
-import shutil
 import tempfile
 import urllib.error
 import urllib.request
 
 from tqdm import tqdm
 
+from .atomic import publish
 from .logger import get_logger
 
 
@@ -74,7 +74,7 @@ def get_path_from_url(url, sha256=None, folder=None, flag='--weight_path', timeo
                 raise DownloadError(f'{name} from {url} failed its checksum (sha256 {got[:12]}... '
                                     f'!= {sha256[:12]}...); download it again or pass a good copy '
                                     f'with {flag} PATH')
-        shutil.move(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

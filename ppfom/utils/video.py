@@ -7,6 +7,7 @@ import tempfile
 import imageio_ffmpeg
 import numpy as np
 
+from .atomic import publish
 from .logger import get_logger
 
 
@@ -175,10 +176,7 @@ class VideoWriter:
         except (RuntimeError, OSError) as exc:
             self.abort()
             raise VideoWriteError(f'encoding {self.path} failed: {exc}') from exc
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp_path, 0o666 & ~umask)  # mkstemp made it private
-        os.replace(self.tmp_path, self.path)
+        publish(self.tmp_path, self.path)
         self._gen = None
 
     def abort(self):
