@@ -159,3 +159,13 @@ def test_odd_image_formats_are_converted(small_model, data_dir, tmp_path, kind):
                       '--source_image', path, '--driving_video', f'{data_dir}/videos/lp_d2.mp4',
                       '--output', str(tmp_path / 'out')]) == 0
     assert probe(str(tmp_path / 'out' / 'result.mp4'))[1] == 16
+
+
+def test_default_model_works_offline(data_dir, tmp_path, capsys):
+    """No weight flags: the model shipped in the package, rendered at 256 from its 64 px
+    networks, on a real photo and clip."""
+    assert demo.main(['--source_image', f'{data_dir}/images/paddlegan_fom_source.png',
+                      '--driving_video', f'{data_dir}/videos/lp_d2.mp4', '--relative',
+                      '--adapt_scale', '--output', str(tmp_path)]) == 0
+    meta, frames = probe(str(tmp_path / 'result.mp4'))
+    assert frames == 16 and meta['size'] == (256, 256) and meta.get('audio_codec')
