@@ -606,6 +606,9 @@ def export_from_weights(model_cfg, weights_path, output_dir, image_size=(256, 25
                                                                     border_blend)})
         if os.path.isdir(output_dir):
             shutil.rmtree(output_dir)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private
         os.replace(tmp, output_dir)
     finally:
         if os.path.isdir(tmp):
