@@ -97,7 +97,7 @@ class FirstOrderPredictor:
                             if face_detector == 'blazeface' else self.detector)
         self.enhancer = None
         if face_enhancement:
-            from ..faceutils import face_enhancement  # noqa: F401 (fills ENHANCERS)
+            import ppfom.faceutils.face_enhancement  # noqa: F401 (fills ENHANCERS)
             from ..utils.registry import ENHANCERS, build_from_config
             cfg = dict(enhancer) if isinstance(enhancer, dict) else {'name': enhancer}
             cfg.setdefault('weight_path', enhancer_weights)
