@@ -17,14 +17,18 @@ def bilinear_sample(image, ys, xs):
     return top * (1 - wy) + bottom * wy
 
 
-def test_compose_deformed_with_no_motion_returns_the_source(fixtures_dir):
+def compose_model(fixtures_dir, seed):
+    """Fixture A's inputs and a randomly initialised compose_deformed model of its config."""
     data, meta = load_fixture(fixtures_dir, 'A')
     cfg = original_to_paddlegan(meta['config']['model_params'])
     cfg['generator']['generator_cfg']['compose_deformed'] = True
-    paddle.seed(0)
+    paddle.seed(seed)
     kp_detector, generator = build_networks(cfg)
-    kp_detector.eval()
-    generator.eval()
+    return data, kp_detector.eval(), generator.eval()
+
+
+def test_compose_deformed_with_no_motion_returns_the_source(fixtures_dir):
+    data, kp_detector, generator = compose_model(fixtures_dir, seed=0)
     occlusion = generator.dense_motion_network.occlusion
     occlusion.weight.set_value(paddle.zeros(occlusion.weight.shape))
     occlusion.bias.set_value(paddle.full(occlusion.bias.shape, 30.0))  # everything visible
@@ -46,13 +50,7 @@ def test_compose_deformed_with_no_motion_returns_the_source(fixtures_dir):
 
 
 def test_compose_at_renders_the_same_motion_at_higher_resolution(fixtures_dir):
-    data, meta = load_fixture(fixtures_dir, 'A')
-    cfg = original_to_paddlegan(meta['config']['model_params'])
-    cfg['generator']['generator_cfg']['compose_deformed'] = True
-    paddle.seed(1)
-    kp_detector, generator = build_networks(cfg)
-    kp_detector.eval()
-    generator.eval()
+    data, kp_detector, generator = compose_model(fixtures_dir, seed=1)
     source = paddle.to_tensor(data['input/source'])
     driving = paddle.to_tensor(data['input/driving'])
     with paddle.no_grad():
