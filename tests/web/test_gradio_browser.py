@@ -45,7 +45,8 @@ def probe(path):
 
 @pytest.fixture(scope='module')
 def app_url(fixtures_dir, data_dir, tmp_path_factory):
-    """The app in a subprocess on a free local port, with the small seeded model."""
+    """The app in a subprocess on a free local port, with the small seeded model (with
+    ``PPFOM_UPDATE_SCREENSHOT=1``: the bundled default model, for the docs' screenshot)."""
     try:
         import gradio  # noqa: F401
     except ImportError:
@@ -56,9 +57,11 @@ def app_url(fixtures_dir, data_dir, tmp_path_factory):
     log = open(folder / 'app.log', 'w')
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False', HF_HUB_OFFLINE='1',
                GRADIO_TEMP_DIR=str(folder / 'gradio'), NO_PROXY='127.0.0.1,localhost')
+    model = ([] if os.environ.get('PPFOM_UPDATE_SCREENSHOT') else
+             ['--weight_path', weights, '--config', config, '--image_size', '128'])
     proc = subprocess.Popen(
-        [sys.executable, APP, '--port', str(port), '--weight_path', weights, '--config', config,
-         '--image_size', '128', '--examples', data_dir, '--output', str(folder / 'out'), '--cpu'],
+        [sys.executable, APP, '--port', str(port), *model, '--examples', data_dir,
+         '--output', str(folder / 'out'), '--cpu'],
         stdout=log, stderr=subprocess.STDOUT, cwd=str(folder), env=env)
     url = f'http://127.0.0.1:{port}/'
     deadline = time.time() + 120
