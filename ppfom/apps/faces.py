@@ -102,9 +102,10 @@ class PhotoCompositor:
 class DrivingCropper:
     """Crops the driving frames around the face when the video is not a face crop.
 
-    ``prepare(reader)`` tracks the face (one decoding pass with a fast detector) when cropping is
-    on, or when ``auto`` and the face fills less than ``auto_crop_below`` of the frame; then
-    ``__call__(frames, start)`` crops a batch whose first frame has index ``start``.
+    ``prepare(reader)`` tracks the face through every frame (a decoding pass with a fast detector)
+    when cropping is on, or with ``auto`` when the frame is not square or the face, detected on
+    about 8 frames, fills less than ``auto_crop_below`` of it; then ``__call__(frames, start)``
+    crops a batch whose first frame has index ``start``.
     """
 
     def __init__(self, detect, options):
@@ -115,13 +116,17 @@ class DrivingCropper:
         mode = self.options.crop_driving
         if mode == 'off':
             return
-        boxes, found = track_boxes(reader.batches(batch_size), self.detect)
-        fraction = face_fraction(boxes, reader.size)
         w, h = reader.size
-        square = max(w, h) / min(w, h) < 1.1
-        if mode == 'auto' and square and fraction >= self.options.auto_crop_below:
-            get_logger().info('driving face fills %.0f%% of the frame: used as it is', 100 * fraction)
-            return
+        if mode == 'auto' and max(w, h) / min(w, h) < 1.1:
+            # a square video: decide on about 8 frames before tracking every one
+            every = max(1, reader.frame_count // 8)
+            boxes, _ = track_boxes(reader.batches(batch_size), self.detect, every=every)
+            fraction = face_fraction(boxes, reader.size)
+            if fraction >= self.options.auto_crop_below:
+                get_logger().info('driving face fills %.0f%% of the frame: used as it is',
+                                  100 * fraction)
+                return
+        boxes, found = track_boxes(reader.batches(batch_size), self.detect)
         self.crops = smooth_crops(boxes, reader.size, scale=self.options.crop_scale)
         get_logger().info('driving video cropped around the face (%d px square; face found in '
                           '%d of %d frames)', self.crops[0].size, found.sum(), len(found))
