@@ -4,6 +4,7 @@
 #   tools/train_bundled.sh                       # start, or resume from RUN/checkpoint_last.pdparams
 #   MAX_MINUTES=150 tools/train_bundled.sh       # stop (with a checkpoint) after 150 minutes
 #   tools/train_bundled.sh -o total_iters=5000   # extra -o overrides / main.py flags
+#   INIT=ppfom/weights/ppfom_face64.pdparams tools/train_bundled.sh   # a new run from weights
 #
 # SETUP_ONLY=1 only builds the data folders.
 # RUN (default /work/runs/bundled) is outside the repository. Its data/train and data/test folders
@@ -44,15 +45,19 @@ for split, names in lists.items():
             os.symlink(src, dst)
 print(f"{data}: {len(lists['train'])} train, {len(lists['test'])} held-out clips (symlinks)")
 PY
+# face anchors of the training clips for the keypoint prior (existing files are kept)
+"$PYTHON" "$REPO/tools/make_landmarks.py" --dataroot "$RUN/data" --out "$RUN/landmarks"
 [[ "${SETUP_ONLY:-0}" == 1 ]] && exit 0
 
-ARGS=(-c "$CONFIG" -o "dataset.train.dataroot=$RUN/data" "dataset.test.dataroot=$RUN/data")
+ARGS=(-c "$CONFIG" -o "dataset.train.dataroot=$RUN/data" "dataset.test.dataroot=$RUN/data"
+      "dataset.train.landmarks_dir=$RUN/landmarks")
 if [[ -f "$RUN/checkpoint_last.pdparams" ]]; then
   ARGS+=(--resume "$RUN/checkpoint_last.pdparams")
   echo "resuming from $RUN/checkpoint_last.pdparams"
 else
   ARGS+=(--output-dir "$RUN")
-  echo "starting a new run in $RUN"
+  [[ -n "${INIT:-}" ]] && ARGS+=(--load "$INIT")
+  echo "starting a new run in $RUN${INIT:+ from $INIT}"
 fi
 cd "$REPO"
 if [[ "$MAX_MINUTES" != 0 ]]; then

@@ -4,6 +4,8 @@ RGB in ``[0, 1]``; ``rng`` is a ``numpy.random.Generator``."""
 import cv2
 import numpy as np
 
+from .landmarks import flip_anchors
+
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -73,12 +75,17 @@ class PairedAugmentation:
         self.time_flip = time_flip
         self.jitter = ColorJitter(**jitter) if jitter else None
 
-    def __call__(self, frames, rng):
+    def __call__(self, frames, rng, landmarks=None):
+        """``frames``: list of ``(H, W, 3)``; ``landmarks``: optional ``(len(frames), K, 2)`` points
+        in ``[-1, 1]`` (:mod:`.landmarks` anchors), reordered and mirrored with the frames.
+        Returns the frames, or ``(frames, landmarks)`` when landmarks are given."""
         frames = list(frames)
         if self.time_flip and rng.random() < 0.5:
             frames = frames[::-1]
+            landmarks = None if landmarks is None else landmarks[::-1]
         if rng.random() < self.flip_prob:
             frames = [np.ascontiguousarray(f[:, ::-1]) for f in frames]
+            landmarks = None if landmarks is None else flip_anchors(landmarks)
         if self.jitter is not None:
             frames = self.jitter(frames, rng)
-        return frames
+        return frames if landmarks is None else (frames, np.ascontiguousarray(landmarks))

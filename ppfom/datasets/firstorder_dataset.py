@@ -19,6 +19,7 @@ import numpy as np
 
 from ..utils.registry import DATASETS
 from .augmentation import PairedAugmentation
+from .landmarks import load_landmarks
 
 VIDEO_EXTS = ('.mp4', '.gif', '.mov', '.avi')
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp')
@@ -66,6 +67,22 @@ def _frame_files(folder):
                   if f.lower().endswith(IMAGE_EXTS))
 
 
+def iter_frames(path):
+    """Yield the frames of ``path`` (folder of frames or video file) as RGB uint8 ``(h, w, 3)``
+    arrays, at their own size, in order (the decoding :func:`read_video` and
+    ``tools/make_landmarks.py`` share, so frame ``i`` is the same frame in both)."""
+    if os.path.isdir(path):
+        for f in _frame_files(path):
+            yield _to_rgb(imageio.v2.imread(f))
+        return
+    reader = imageio.v2.get_reader(path)
+    try:
+        for f in reader:
+            yield _to_rgb(f)
+    finally:
+        reader.close()
+
+
 def read_video(path, frame_shape, indices=None):
     """Decode ``path`` (folder of frames or video file) into float32 ``(T, H, W, 3)`` in
     ``[0, 1]`` at ``frame_shape`` (see :func:`_resize`).
@@ -75,17 +92,11 @@ def read_video(path, frame_shape, indices=None):
     Raises :class:`DatasetError` for an unreadable or empty video.
     """
     try:
-        if os.path.isdir(path):
+        if os.path.isdir(path) and indices is not None:
             files = _frame_files(path)
-            if indices is not None:
-                files = [files[i] for i in indices]
-            frames = [_resize(_to_rgb(imageio.v2.imread(f)), frame_shape) for f in files]
+            frames = [_resize(_to_rgb(imageio.v2.imread(files[i])), frame_shape) for i in indices]
         else:  # streamed: only the resized frames are kept in memory
-            reader = imageio.v2.get_reader(path)
-            try:
-                frames = [_resize(_to_rgb(f), frame_shape) for f in reader]
-            finally:
-                reader.close()
+            frames = [_resize(f, frame_shape) for f in iter_frames(path)]
             if indices is not None:
                 frames = [frames[i] for i in indices]
     except Exception as exc:  # imageio/ffmpeg raise many kinds for a broken file
@@ -149,18 +160,24 @@ class FirstOrderDataset:
         cache_videos: keep up to this many decoded (resized) videos in memory per worker.
         max_frames: test phase: only the first ``max_frames`` frames of each clip (``None``: all).
         videos: only these entries (file or folder names) of the split, e.g. held-out clips.
+        landmarks_dir: train phase: folder of ``<entry>.npy`` face anchors (see
+            :mod:`ppfom.datasets.landmarks`; written by ``tools/make_landmarks.py``); items then
+            also carry ``source_landmarks`` / ``driving_landmarks`` ``(10, 2)`` (``NaN``: no face),
+            flipped with the frames.
         pairs_list, create_frames_folder: accepted for PaddleGAN config compatibility; must be
             ``None`` / ``False``.
 
     Train items: ``{'source': (3, H, W), 'driving': (3, H, W)`` float32 in ``[0, 1]``,
     ``'seed': int64}``. Test items: ``{'video': (T, 3, H, W), 'name': str}``.
     Empty or unreadable videos are skipped with a warning naming them.
-    Raises :class:`DatasetError` when ``dataroot/<phase>`` is missing or no video is left.
+    Raises :class:`DatasetError` when ``dataroot/<phase>`` is missing or no video is left, and when
+    a clip's landmarks file is missing or has another number of frames than the clip.
     """
 
     def __init__(self, dataroot, phase='train', frame_shape=(256, 256, 3), id_sampling=False,
                  num_repeats=1, time_flip=True, transforms=None, seed=0, cache_videos=0,
-                 max_frames=None, videos=None, pairs_list=None, create_frames_folder=False):
+                 max_frames=None, videos=None, pairs_list=None, create_frames_folder=False,
+                 landmarks_dir=None):
         if phase not in ('train', 'test'):
             raise DatasetError(f"dataset phase must be 'train' or 'test', got {phase!r}")
         if pairs_list not in (None, 'None') or create_frames_folder:
@@ -206,24 +223,35 @@ class FirstOrderDataset:
         self.augment = PairedAugmentation(flip_prob, time_flip, jitter) if phase == 'train' else None
         self.cache_videos = int(cache_videos)
         self._cache = OrderedDict()
+        self.landmarks = None
+        if landmarks_dir and phase == 'train':
+            self.landmarks = {}
+            for path in self.videos:
+                try:
+                    self.landmarks[path] = load_landmarks(landmarks_dir, path)
+                except (OSError, ValueError) as exc:
+                    raise DatasetError(str(exc)) from exc
 
     def __len__(self):
         return len(self.items) * self.num_repeats
 
     def _frames(self, path, rng):
-        """Two frames of ``path`` (random, in time order), float32 ``(2, H, W, 3)``."""
+        """Two frames of ``path`` (random, in time order): float32 ``(2, H, W, 3)`` and their
+        indices."""
         if self.cache_videos > 0:
             if path not in self._cache:
                 self._cache[path] = read_video(path, self.frame_shape)
                 while len(self._cache) > self.cache_videos:
                     self._cache.popitem(last=False)
             video = self._cache[path]
-            return video[np.sort(rng.choice(len(video), 2, replace=True))]
-        if os.path.isdir(path):
+        elif os.path.isdir(path):
             n = len(_frame_files(path))
-            return read_video(path, self.frame_shape, list(np.sort(rng.choice(n, 2, replace=True))))
-        video = read_video(path, self.frame_shape)
-        return video[np.sort(rng.choice(len(video), 2, replace=True))]
+            indices = np.sort(rng.choice(n, 2, replace=True))
+            return read_video(path, self.frame_shape, list(indices)), indices, n
+        else:
+            video = read_video(path, self.frame_shape)
+        indices = np.sort(rng.choice(len(video), 2, replace=True))
+        return video[indices], indices, len(video)
 
     def __getitem__(self, idx):
         """``idx`` may exceed ``len(self)`` (the epoch-aware sampler adds ``epoch * len``):
@@ -237,7 +265,18 @@ class FirstOrderDataset:
                     'name': os.path.basename(item[0])}
         rng = np.random.default_rng([self.seed, int(idx)])
         path = item[rng.integers(len(item))]
-        frames = self.augment(self._frames(path, rng), rng)
-        return {'source': frames[0].transpose(2, 0, 1).copy(),
-                'driving': frames[1].transpose(2, 0, 1).copy(),
-                'seed': np.int64(rng.integers(2 ** 62))}
+        frames, indices, length = self._frames(path, rng)
+        if self.landmarks is None:
+            frames, points = self.augment(frames, rng), None
+        else:
+            points = self.landmarks[path]
+            if len(points) != length:
+                raise DatasetError(f'the landmarks of {path} have {len(points)} frames, the clip '
+                                   f'{length}; rewrite them with tools/make_landmarks.py')
+            frames, points = self.augment(frames, rng, points[indices])
+        out = {'source': frames[0].transpose(2, 0, 1).copy(),
+               'driving': frames[1].transpose(2, 0, 1).copy(),
+               'seed': np.int64(rng.integers(2 ** 62))}
+        if points is not None:
+            out['source_landmarks'], out['driving_landmarks'] = points[0], points[1]
+        return out

@@ -115,6 +115,11 @@ class Trainer:
         if 'dataset' not in cfg or 'train' not in cfg['dataset']:
             raise ConfigError("the config has no 'dataset.train' section")
         self.train_cfg = to_dict(cfg['dataset']['train'])
+        prior = self.model.loss_weights.get('keypoint_prior', 0)
+        if prior and not self.train_cfg.get('landmarks_dir'):
+            raise ConfigError('model.train_params.loss_weights.keypoint_prior needs face '
+                              'landmarks: set dataset.train.landmarks_dir (written by '
+                              'tools/make_landmarks.py)')
         self.dataset, self.loader, self.sampler = build_dataloader(
             self.train_cfg, self.world_size, self.rank, seed=self.seed)
         self.iters_per_epoch = len(self.sampler)
@@ -331,6 +336,9 @@ class Trainer:
                          '%.4f, ratio %.3f) on %d clips', self.iteration,
                          metrics['reconstruction_l1'], metrics['static_baseline_l1'],
                          metrics['ratio_to_static'] or float('nan'), metrics['num_videos'])
+        self.logger.info('validation per clip (L1 / static): %s', ', '.join(
+            f"{c['name']} {c['ratio_to_static'] or float('nan'):.3f}"
+            for c in metrics['per_video']))
         if self.vdl is not None:
             self.vdl.add_scalar('val/reconstruction_l1', metrics['reconstruction_l1'],
                                 self.iteration)

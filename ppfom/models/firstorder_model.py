@@ -16,6 +16,7 @@ Config (the ``model:`` section of ``configs/firstorder_*.yaml``)::
                        feature_matching: [one per discriminator block]}
         vgg19_weights: URL or path                # only read when perceptual weights are > 0
         micro_batches: 1                          # split each batch, accumulate gradients
+        landmark_keypoints: [10 keypoint indices]  # keypoint pulled to each face anchor
 """
 import contextlib
 
@@ -27,13 +28,15 @@ from ..modules.first_order import ImagePyramide, detach_kp
 from ..utils.registry import DISCRIMINATORS, MODELS, build_from_config
 from . import discriminators  # noqa: F401  (fills DISCRIMINATORS)
 from .losses import (PerceptualPyramidLoss, Transform, VGG19_URL, equivariance_jacobian_loss,
-                     equivariance_value_loss, feature_matching_loss, l1_pyramid_loss,
+                     equivariance_value_loss, feature_matching_loss, keypoint_prior_loss,
+                     l1_pyramid_loss,
                      lsgan_discriminator_loss, lsgan_generator_loss)
 from .networks import build_networks
 
 LOSS_KEYS = ('perceptual', 'reconstruction_l1', 'equivariance_value', 'equivariance_jacobian',
-             'generator_gan', 'discriminator_gan', 'feature_matching')
-TRAIN_PARAM_KEYS = ('scales', 'transform_params', 'loss_weights', 'vgg19_weights', 'micro_batches')
+             'generator_gan', 'discriminator_gan', 'feature_matching', 'keypoint_prior')
+TRAIN_PARAM_KEYS = ('scales', 'transform_params', 'loss_weights', 'vgg19_weights', 'micro_batches',
+                    'landmark_keypoints')
 NETS = ('kp_detector', 'generator', 'discriminator')
 
 
@@ -66,9 +69,11 @@ class GeneratorFullModel(nn.Layer):
     """Keypoint detector + generator + every generator-side loss, as one layer (one
     ``paddle.DataParallel`` wrapper; original ``GeneratorFullModel``).
 
-    ``forward(source, driving, seeds)``: images ``(N, 3, H, W)`` in ``[0, 1]``, ``seeds`` ``(N,)``
-    int64 (per-sample seeds of the equivariance warps). Returns ``(losses, generated)``: weighted
-    scalar losses by name, and the generator outputs plus ``kp_source``/``kp_driving``.
+    ``forward(source, driving, seeds, source_landmarks, driving_landmarks)``: images
+    ``(N, 3, H, W)`` in ``[0, 1]``, ``seeds`` ``(N,)`` int64 (per-sample seeds of the equivariance
+    warps), face anchors ``(N, M, 2)`` (only with ``loss_weights.keypoint_prior``). Returns
+    ``(losses, generated)``: weighted scalar losses by name, and the generator outputs plus
+    ``kp_source``/``kp_driving``.
     The discriminator is used (frozen) but is not a sublayer, so its parameters are not part of
     this layer's data-parallel gradient reduction.
     """
@@ -81,13 +86,18 @@ class GeneratorFullModel(nn.Layer):
         self.scales = list(train_params['scales'])
         self.loss_weights = train_params['loss_weights']
         self.transform_params = dict(train_params.get('transform_params') or {})
+        self.landmark_keypoints = list(train_params.get('landmark_keypoints') or [])
+        if _weight_total(self.loss_weights.get('keypoint_prior', 0)) \
+                and not self.landmark_keypoints:
+            raise KeyError('loss_weights.keypoint_prior needs model.train_params.'
+                           'landmark_keypoints (the keypoint index for each face anchor)')
         self.pyramid = ImagePyramide(self.scales, generator.num_channels)
         self.perceptual = None
         if _weight_total(self.loss_weights.get('perceptual', 0)) != 0:
             self.perceptual = PerceptualPyramidLoss(
                 self.loss_weights['perceptual'], train_params.get('vgg19_weights', VGG19_URL))
 
-    def forward(self, source, driving, seeds=None):
+    def forward(self, source, driving, seeds=None, source_landmarks=None, driving_landmarks=None):
         w = self.loss_weights
         # Paddle 3.3 CPU: grid_sample's backward crashes (SIGSEGV) when its input image needs no
         # gradient, so the source image (warped by the dense motion network) is marked as one.
@@ -116,6 +126,14 @@ class GeneratorFullModel(nn.Layer):
             if _weight_total(w.get('feature_matching', 0)) != 0:
                 losses['feature_matching'] = feature_matching_loss(
                     maps_real, maps_generated, disc.scales, w['feature_matching'])
+        if _weight_total(w.get('keypoint_prior', 0)) != 0:
+            if source_landmarks is None or driving_landmarks is None:
+                raise ValueError('loss_weights.keypoint_prior needs face landmarks in the batch; '
+                                 'set dataset.train.landmarks_dir (tools/make_landmarks.py)')
+            losses['keypoint_prior'] = w['keypoint_prior'] * (
+                keypoint_prior_loss(kp_source['value'], source_landmarks, self.landmark_keypoints)
+                + keypoint_prior_loss(kp_driving['value'], driving_landmarks,
+                                      self.landmark_keypoints))
         eq_value = _weight_total(w.get('equivariance_value', 0))
         eq_jacobian = _weight_total(w.get('equivariance_jacobian', 0))
         if eq_value + eq_jacobian != 0:
@@ -286,7 +304,8 @@ class FirstOrderModel:
         return runner.no_sync()
 
     def train_iter(self, batch):
-        """One iteration on ``batch`` (``source``, ``driving`` ``(N, 3, H, W)``, ``seed`` ``(N,)``):
+        """One iteration on ``batch`` (``source``, ``driving`` ``(N, 3, H, W)``, ``seed`` ``(N,)``,
+        optional ``source_landmarks`` / ``driving_landmarks`` ``(N, M, 2)``):
         generator + keypoint detector step, then (with a GAN loss) a discriminator step.
         The batch is processed in ``micro_batches`` chunks whose gradients are averaged.
         Returns ``{loss name: float}`` (weighted, averaged over the chunks)."""
@@ -302,8 +321,11 @@ class FirstOrderModel:
         logs, saved = {}, []
         for i, part in enumerate(chunks):
             with self._no_sync(self.gen_runner, i == m - 1):
+                landmarks = [None if batch.get(k) is None else batch[k][part]
+                             for k in ('source_landmarks', 'driving_landmarks')]
                 losses, generated = self.gen_runner(batch['source'][part], batch['driving'][part],
-                                                    None if seeds is None else seeds[part])
+                                                    None if seeds is None else seeds[part],
+                                                    *landmarks)
                 total = paddle.add_n(list(losses.values())) / m
                 total.backward()
             for key, value in losses.items():
