@@ -185,6 +185,18 @@ def _grid_xy(h, w):
     return np.stack([np.tile(x, h), np.repeat(y, w)])
 
 
+def _resized_grid_xy(size_old, size_new):
+    """``_grid_xy(*size_old)`` resized bilinearly (half-pixel centres, as ``F.interpolate`` with
+    ``align_corners=False``) to ``size_new``, in numpy: ``(2, h*w)`` float64. The identity grid
+    is linear in each axis, so each axis resizes on its own."""
+    axes = []
+    for n_old, n_new in zip(size_old, size_new):
+        src = np.clip((np.arange(n_new) + 0.5) * n_old / n_new - 0.5, 0, n_old - 1)
+        axes.append(2 * src / (n_old - 1) - 1)
+    (h, w), (y, x) = size_new, axes
+    return np.stack([np.tile(x, h), np.repeat(y, w)])
+
+
 def _inverse_2x2(m):
     """``inverse_2x2`` of ``(N, K, 2, 2)`` without broadcasting the determinant (slow in oneDNN)."""
     a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
@@ -370,8 +382,19 @@ class FrameProgram(nn.Layer):
 
     def _sampling_grid(self, deformation, h, w):
         """``deform_input``'s grid: ``deformation`` ``(N, 2, h', w')`` resized to ``(h, w)``
-        (and blended to identity near the border with ``inference``)."""
+        (its displacement with ``resize_displacement``; blended to identity near the border with
+        ``inference``)."""
+        h_old, w_old = int(deformation.shape[2]), int(deformation.shape[3])
         deformation = resize_bilinear(deformation, (h, w))
+        if (h_old, w_old) != (h, w) and getattr(self.net, 'resize_displacement', False):
+            # resize(D - I_old) + I_new = resize(D) + (I_new - resize(I_old)) (resizing is
+            # linear). Paddle 3.3.1's oneDNN passes fuse an add that directly follows
+            # resize_bilinear's matmul into a fused_matmul it then has no kernel for; the
+            # multiplication by ones keeps the two apart.
+            correction = _grid_xy(h, w) - _resized_grid_xy((h_old, w_old), (h, w))
+            ones = paddle.ones([1, 1, h, w], dtype=deformation.dtype)
+            deformation = deformation * ones + paddle.to_tensor(
+                correction.reshape([1, 2, h, w])).astype(deformation.dtype)
         if self.net.inference:
             weight = paddle.to_tensor(occlusion_aware._border_weight(h, w).astype(np.float64))
             weight = weight.reshape([1, 1, h, w])

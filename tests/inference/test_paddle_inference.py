@@ -266,11 +266,13 @@ def test_several_sources_match_eager(fixtures_dir, data_dir, tmp_path_factory):
 
 @pytest.mark.parametrize('variant', ['compose_border', 'mobile', 'no_jacobian'])
 def test_generator_variants_match_eager(fixtures_dir, data_dir, tmp_path, variant):
-    """ppfom's compose_deformed generator with PaddleGAN's border blend (fixture weights),
+    """ppfom's compose_deformed + resize_displacement generator with PaddleGAN's border blend
+    (fixture weights),
     PaddleGAN's mobile networks and zeroth-order keypoints (small widths, seeded weights)."""
     if variant == 'compose_border':
         cfg, kp_detector, generator, _ = fixture_model(fixtures_dir, 'A')
         cfg['generator']['generator_cfg']['compose_deformed'] = True
+        cfg['generator']['generator_cfg']['resize_displacement'] = True   # the bundled model's
         kp_detector, generator = build_networks(cfg, inference=True)
         _, kp_ref, gen_ref, _ = fixture_model(fixtures_dir, 'A')
         kp_detector.set_state_dict(kp_ref.state_dict())
