@@ -126,8 +126,8 @@ def probe_video(path):
 
 
 def _parse_transforms(transforms):
-    """PaddleGAN's ``transforms`` list -> ``(flip_prob, jitter kwargs)``."""
-    flip_prob, jitter = 0.0, None
+    """PaddleGAN's ``transforms`` list -> ``(flip_prob, jitter kwargs, affine kwargs)``."""
+    flip_prob, jitter, affine = 0.0, None, None
     for t in transforms or []:
         t = dict(t)
         name = t.pop('name', None)
@@ -136,10 +136,13 @@ def _parse_transforms(transforms):
             flip_prob = float(t.get('prob', 0.5))
         elif name == 'PairedColorJitter':
             jitter = {k: float(t.get(k, 0)) for k in ('brightness', 'contrast', 'saturation', 'hue')}
+        elif name == 'PairedRandomAffine':
+            affine = {k: t[k] for k in ('scale', 'rotation', 'translation', 'prob') if k in t}
         else:
             raise DatasetError(f"unknown transform {name!r} in dataset transforms; use "
-                               "PairedRandomHorizontalFlip and/or PairedColorJitter")
-    return flip_prob, jitter
+                               "PairedRandomHorizontalFlip, PairedColorJitter and/or "
+                               "PairedRandomAffine")
+    return flip_prob, jitter, affine
 
 
 @DATASETS.register()
@@ -153,8 +156,10 @@ class FirstOrderDataset:
         id_sampling: one item per identity (``<id>#...`` names), a random clip of it each time.
         num_repeats: the train split is repeated this many times per epoch.
         time_flip: reverse the clip with probability 0.5 (train).
-        transforms: PaddleGAN list: ``PairedRandomHorizontalFlip`` (``prob``) and
-            ``PairedColorJitter`` (``brightness``, ``contrast``, ``saturation``, ``hue``).
+        transforms: PaddleGAN list: ``PairedRandomHorizontalFlip`` (``prob``),
+            ``PairedColorJitter`` (``brightness``, ``contrast``, ``saturation``, ``hue``) and
+            ppfom's ``PairedRandomAffine`` (``scale: [low, high]``, ``rotation`` degrees,
+            ``translation`` fraction, ``prob``; see :class:`~.augmentation.RandomAffine`).
         seed: base seed; item ``i`` draws its randomness from ``default_rng([seed, i])``, so a
             sample does not depend on the worker or device that loads it.
         cache_videos: keep up to this many decoded (resized) videos in memory per worker.
@@ -219,8 +224,9 @@ class FirstOrderDataset:
             self.items = list(groups.values())
         else:
             self.items = [[path] for path in self.videos]
-        flip_prob, jitter = _parse_transforms(transforms)
-        self.augment = PairedAugmentation(flip_prob, time_flip, jitter) if phase == 'train' else None
+        flip_prob, jitter, affine = _parse_transforms(transforms)
+        self.augment = (PairedAugmentation(flip_prob, time_flip, jitter, affine)
+                        if phase == 'train' else None)
         self.cache_videos = int(cache_videos)
         self._cache = OrderedDict()
         self.landmarks = None

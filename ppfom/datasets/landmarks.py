@@ -60,14 +60,18 @@ def centre_crop_box(height, width, frame_shape):
 
 def frame_anchors(detector, frame, frame_shape):
     """Anchors ``(10, 2)`` of the most confident face in ``frame`` (RGB uint8 ``(h, w, 3)``), in
-    ``[-1, 1]`` of the dataset's crop of it; all ``NaN`` when no face is found."""
+    FOMM's ``[-1, 1]`` coordinates of the dataset's crop of it resized to ``frame_shape`` (pixel
+    centres, ``make_coordinate_grid``: -1 and 1 are the centres of the first and last pixel);
+    all ``NaN`` when no face is found."""
     top, left, crop_h, crop_w = centre_crop_box(frame.shape[0], frame.shape[1], frame_shape)
     crop = np.ascontiguousarray(frame[top:top + crop_h, left:left + crop_w])
     found = detector.detect_single(crop)
     if len(found) == 0:
         return np.full((NUM_ANCHORS, 2), np.nan, np.float32)
-    points = anchors_from_blazeface(found.landmarks[0])
-    return (2 * points / np.array([crop_w, crop_h], np.float32) - 1).astype(np.float32)
+    points = anchors_from_blazeface(found.landmarks[0])        # continuous pixels of the crop
+    out = np.array([frame_shape[1], frame_shape[0]], np.float64)
+    index = points * out / np.array([crop_w, crop_h]) - 0.5    # pixel index at frame_shape
+    return (2 * index / (out - 1) - 1).astype(np.float32)
 
 
 def landmarks_path(landmarks_dir, video_path):

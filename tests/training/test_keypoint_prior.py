@@ -154,3 +154,36 @@ def test_training_with_the_keypoint_prior(landmark_root, tmp_path):
     cfg['dataset']['train'].pop('landmarks_dir')
     path.write_text(yaml.safe_dump(cfg))
     assert cli.main(['-c', str(path), '--output-dir', str(tmp_path / 'run2')]) != 0
+
+
+def test_random_affine_moves_points_with_the_content():
+    from ppfom.datasets.augmentation import RandomAffine
+    rng = np.random.default_rng(0)
+    affine = RandomAffine(scale=(0.8, 1.2), rotation=20, translation=0.1)
+    size = 96
+    grid = np.linspace(-1, 1, size)                       # FOMM's pixel-centre coordinates
+    for _ in range(5):
+        point = rng.uniform(-0.5, 0.5, size=2)
+        # a Gaussian blob at `point`; its centroid after the warp is where the point went
+        blob = np.exp(-((grid[None, :] - point[0]) ** 2 + (grid[:, None] - point[1]) ** 2)
+                      / (2 * 0.05 ** 2)).astype(np.float32)
+        frame = np.repeat(blob[..., None], 3, axis=2)
+        matrix = affine.sample(rng)
+        (moved,), points = affine.apply([frame], point[None].astype(np.float64), matrix)
+        weight = moved[..., 0] / moved[..., 0].sum()
+        centroid = [(weight * grid[None, :]).sum(), (weight * grid[:, None]).sum()]
+        np.testing.assert_allclose(centroid, points[0], atol=0.01)
+    frames, points = affine.apply([frame], point[None], None)
+    assert frames[0] is frame and np.array_equal(points, point[None])   # None: unchanged
+
+
+def test_random_affine_anchors_match_blazeface_on_the_moved_frame(detector, face_frame):
+    import cv2
+    from ppfom.datasets.augmentation import RandomAffine
+    frame = cv2.resize(face_frame, (256, 256), interpolation=cv2.INTER_AREA)
+    points = frame_anchors(detector, frame, (256, 256, 3))
+    affine = RandomAffine(scale=(0.9, 1.1), rotation=10, translation=0.08)
+    matrix = affine.sample(np.random.default_rng(3))
+    (moved,), moved_points = affine.apply([frame.astype(np.float32) / 255], points, matrix)
+    found = frame_anchors(detector, (moved * 255).round().astype(np.uint8), (256, 256, 3))
+    np.testing.assert_allclose(found[:4], moved_points[:4], atol=0.04)   # eyes, nose, mouth
