@@ -1,9 +1,11 @@
 """Save a contact sheet (a grid of evenly spaced frames) of a video as an image.
 
     python tools/contact_sheet.py output/result.mp4 docs/images/sheet.jpg [--frames 6] [--cols 3]
-        [--width 320] [--driving VIDEO]
+        [--width 320] [--driving VIDEO] [--zoom_face]
 
-With ``--driving``, each tile shows the driving frame beside the result frame.
+With ``--driving``, each tile shows the driving frame beside the result frame. With
+``--zoom_face``, every result frame is cut to a square of 1.6x the face found (BlazeFace) in its
+first frame, so that the motion of a face that fills little of the photo shows.
 """
 import argparse
 import os
@@ -29,6 +31,20 @@ def fit(frame, width):
     return cv2.resize(frame, (width, h), interpolation=cv2.INTER_AREA)
 
 
+def zoom_face(frames, scale=1.6):
+    """Cut every frame to the square of ``scale`` x the largest face of the first frame."""
+    from ppfom.faceutils.crop import SquareCrop, crop_square
+    from ppfom.faceutils.face_detection import BlazeFaceDetector
+    from ppfom.faceutils.tracking import largest_box
+    box = largest_box(BlazeFaceDetector().detect(frames[0]))
+    if box is None:
+        sys.exit('error: --zoom_face found no face in the first frame; leave it out')
+    side = int(round(scale * max(box[2] - box[0], box[3] - box[1])))
+    crop = SquareCrop(int(round((box[0] + box[2] - side) / 2)),
+                      int(round((box[1] + box[3] - side) / 2)), side)
+    return [crop_square(f, crop, side) for f in frames]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('video')
@@ -37,8 +53,12 @@ def main(argv=None):
     parser.add_argument('--cols', type=int, default=3)
     parser.add_argument('--width', type=int, default=320)
     parser.add_argument('--driving', default=None)
+    parser.add_argument('--zoom_face', action='store_true')
     args = parser.parse_args(argv)
-    tiles = [fit(f, args.width) for f in pick_frames(args.video, args.frames)]
+    frames = pick_frames(args.video, args.frames)
+    if args.zoom_face:
+        frames = zoom_face(frames)
+    tiles = [fit(f, args.width) for f in frames]
     if args.driving:
         drive = [fit(f, args.width // 2) for f in pick_frames(args.driving, args.frames)]
         tiles = [np.concatenate([cv2.resize(d, (d.shape[1], t.shape[0])), t], axis=1)
