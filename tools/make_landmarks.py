@@ -1,7 +1,7 @@
 """Write the face anchors of every training clip, for the keypoint prior
 (``loss_weights.keypoint_prior``; see ``ppfom/datasets/landmarks.py``).
 
-    python tools/make_landmarks.py --dataroot /work/runs/bundled/data --out /work/runs/bundled/landmarks
+    python tools/make_landmarks.py --dataroot RUN/data --out RUN/landmarks
 
 For each entry of ``<dataroot>/<split>`` (videos or frame folders) it runs the bundled BlazeFace on
 every frame (single pass, the most confident face) and writes ``<out>/<entry>.npy``
@@ -45,9 +45,10 @@ def main(argv=None):
             target = landmarks_path(args.out, path)
             if os.path.exists(target) and not args.overwrite:
                 continue
+            frames = tqdm(iter_frames(path), desc=entry, leave=False,
+                          disable=not sys.stderr.isatty())
             points = np.stack([frame_anchors(detector, frame, args.frame_shape)
-                               for frame in tqdm(iter_frames(path), desc=entry, leave=False,
-                                                    disable=not sys.stderr.isatty())])
+                               for frame in frames])
             tmp = target + '.tmp'
             with open(tmp, 'wb') as f:
                 np.save(f, points)

@@ -45,7 +45,8 @@ def test_anchors_on_a_real_frame_sit_on_the_face(detector, face_frame):
     points = frame_anchors(detector, face_frame, (64, 64, 3))
     named = dict(zip(ANCHORS, points))
     assert np.all(np.abs(points) < 1)
-    assert named['right_eye'][0] < named['nose'][0] < named['left_eye'][0]   # person's right = image left
+    # the person's right eye is on the image's left
+    assert named['right_eye'][0] < named['nose'][0] < named['left_eye'][0]
     assert named['forehead'][1] < named['right_eye'][1] < named['nose'][1] < named['mouth'][1] \
         < named['chin'][1]
     # the eyes are a plausible distance apart for a cropped talking head (~1/5 of the frame)
@@ -90,8 +91,8 @@ def landmark_root(tmp_path_factory, data_dir):
 
 
 def test_make_landmarks_writes_one_file_per_clip(landmark_root):
-    points = load_landmarks(str(landmark_root / 'landmarks'), str(landmark_root / 'train' /
-                                                                 'clip.mp4'))
+    points = load_landmarks(str(landmark_root / 'landmarks'),
+                            str(landmark_root / 'train' / 'clip.mp4'))
     assert points.shape == (8, 10, 2) and points.dtype == np.float32
     assert np.isfinite(points[:6]).all() and np.isnan(points[6:]).all()
 
