@@ -1,5 +1,5 @@
-"""Turn an uncropped video into FOMM test/train clips: split it at shot cuts and crop every shot to a
-stable square around the face (as the original's ``crop-video.py`` prepares VoxCeleb).
+"""Turn an uncropped video into FOMM test/train clips: split it at shot cuts and crop every shot
+to a stable square around the face (as the original's ``crop-video.py`` prepares VoxCeleb).
 
     python tools/crop_video.py INPUT.mp4 --out DATAROOT/test [--size 256] [--min_frames 30]
 
@@ -20,6 +20,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppfom.datasets.firstorder_dataset import iter_frames  # noqa: E402
+from ppfom.faceutils.crop import crop_square  # noqa: E402
 from ppfom.faceutils.face_detection import BlazeFaceDetector  # noqa: E402
 from ppfom.faceutils.tracking import smooth_crops, track_boxes  # noqa: E402
 
@@ -64,8 +65,7 @@ def main(argv=None):
             print(f'shot {k} (frames {start}-{end - 1}): no face, skipped')
             continue
         crops = smooth_crops(boxes, (shot[0].shape[1], shot[0].shape[0]))
-        out = [cv2.resize(f[c.y:c.y + c.size, c.x:c.x + c.size], (args.size, args.size),
-                          interpolation=cv2.INTER_AREA) for f, c in zip(shot, crops)]
+        out = [crop_square(f, c, args.size) for f, c in zip(shot, crops)]
         path = os.path.join(args.out, f'{name}_{k}.mp4')
         imageio.mimwrite(path, out, fps=fps, macro_block_size=1, quality=9)
         print(f'{path}: frames {start}-{end - 1} ({len(out)}), crop side {crops[0].size} px')

@@ -142,5 +142,4 @@ class PairedAugmentation:
             frames = self.jitter(frames, rng)
         if self.affine is not None:
             frames, landmarks = self.affine.apply(frames, landmarks, self.affine.sample(rng))
-            frames = [np.clip(f, 0, 1).astype(np.float32) for f in frames]
         return frames if landmarks is None else (frames, np.ascontiguousarray(landmarks))

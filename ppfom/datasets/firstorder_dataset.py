@@ -19,7 +19,7 @@ import numpy as np
 
 from ..utils.registry import DATASETS
 from .augmentation import PairedAugmentation
-from .landmarks import load_landmarks
+from .landmarks import centre_crop_box, load_landmarks
 
 VIDEO_EXTS = ('.mp4', '.gif', '.mov', '.avi')
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp')
@@ -46,16 +46,8 @@ def _resize(frame, frame_shape):
     """Centre-crop ``frame`` ``(h, w, 3)`` uint8 to the aspect of ``frame_shape`` and resize to it;
     returns float32 ``(H, W, 3)`` in ``[0, 1]``."""
     out_h, out_w = int(frame_shape[0]), int(frame_shape[1])
-    h, w = frame.shape[:2]
-    if h * out_w != w * out_h:
-        if h * out_w > w * out_h:
-            crop = w * out_h // out_w
-            top = (h - crop) // 2
-            frame = frame[top:top + crop]
-        else:
-            crop = h * out_w // out_h
-            left = (w - crop) // 2
-            frame = frame[:, left:left + crop]
+    top, left, crop_h, crop_w = centre_crop_box(frame.shape[0], frame.shape[1], frame_shape)
+    frame = frame[top:top + crop_h, left:left + crop_w]
     if frame.shape[:2] != (out_h, out_w):
         interp = cv2.INTER_AREA if frame.shape[0] > out_h else cv2.INTER_LINEAR
         frame = cv2.resize(np.ascontiguousarray(frame), (out_w, out_h), interpolation=interp)

@@ -47,7 +47,8 @@ def anchors_from_blazeface(landmarks):
 
 def centre_crop_box(height, width, frame_shape):
     """``(top, left, crop_h, crop_w)`` of the centre crop the dataset takes from a
-    ``height x width`` frame to reach the aspect of ``frame_shape`` ``[H, W, 3]``."""
+    ``height x width`` frame to reach the aspect of ``frame_shape`` ``[H, W, 3]`` (used by the
+    dataset's own resize, so the anchors and the frames share one crop)."""
     out_h, out_w = int(frame_shape[0]), int(frame_shape[1])
     if height * out_w > width * out_h:
         crop = width * out_h // out_w
