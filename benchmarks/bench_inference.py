@@ -98,7 +98,7 @@ def psnr(a, b):
 
 def _normalise(kp_source, kp_driving, kp_initial):
     import paddle
-    from ppfom.utils.animate import normalize_kp
+    from ppfom.modules.motion_transfer import normalize_kp
     tensor = lambda kp: {k: paddle.to_tensor(v) for k, v in kp.items()}  # noqa: E731
     out = normalize_kp(tensor(kp_source), tensor(kp_driving), tensor(kp_initial),
                        adapt_movement_scale=True, use_relative_movement=True,
@@ -167,14 +167,8 @@ def worker(args):
                                          precision=kind.split('-')[1], threads=args.threads,
                                          batch_size=batch)
     else:
-        from ppfom.models.networks import build_networks
-        from ppfom.utils.checkpoint import load_fomm_state, load_into
-        state = load_fomm_state(weights)
-        kp_detector, generator = build_networks(model_cfg)
-        load_into(kp_detector, state['kp_detector'], 'kp_detector')
-        load_into(generator, state['generator'], 'generator')
-        kp_detector.eval()
-        generator.eval()
+        from ppfom.models.networks import load_networks
+        kp_detector, generator = load_networks(model_cfg, weights)
         if kind == 'eager':
             from ppfom.inference import EagerBackend
             backend = EagerBackend(kp_detector, generator)

@@ -22,7 +22,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from ppfom.utils.checkpoint import CheckpointError
-    from ppfom.utils.convert import convert_fomm_checkpoint
+    from ppfom.models.convert import convert_fomm_checkpoint
     from ppfom.utils.model_zoo import config_path
     try:
         convert_fomm_checkpoint(args.input, args.output,

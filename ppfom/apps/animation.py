@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import paddle
 
-from ..utils.animate import keypoint_hull_area, normalize_kp
+from ..modules.motion_transfer import keypoint_hull_area, normalize_kp
 
 
 @dataclass

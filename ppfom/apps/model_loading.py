@@ -5,8 +5,7 @@ from typing import Optional
 
 import paddle
 
-from ..models.networks import build_networks, network_params
-from ..utils.checkpoint import load_fomm_state, load_into
+from ..models.networks import load_networks, network_params
 from ..utils.config import load_config
 from ..utils.download import get_path_from_url
 from ..utils.model_zoo import MODEL_ZOO, config_path, get_model_spec, weights_path
@@ -74,16 +73,6 @@ def resolve_model(model=None, config=None, weight_path=None, image_size=None, mo
     return ResolvedModel(model_cfg, os.path.abspath(weight_path), image_size, network_size, model)
 
 
-def load_networks(resolved, inference=False):
-    """Build ``(kp_detector, generator)`` for ``resolved`` and load its weights (strict: a
-    weights/config mismatch raises :class:`ppfom.utils.checkpoint.CheckpointError`)."""
-    kp_detector, generator = build_networks(resolved.model_cfg, inference=inference)
-    state = load_fomm_state(resolved.weight_path)
-    load_into(kp_detector, state['kp_detector'], 'kp_detector')
-    load_into(generator, state['generator'], 'generator')
-    return kp_detector.eval(), generator.eval()
-
-
 BACKENDS = ('auto', 'eager', 'inference')
 
 
@@ -112,7 +101,7 @@ def make_backend(resolved, backend='auto', precision='auto', threads=None, rebui
         raise ValueError(f'--backend inference cannot render {resolved.name} above its '
                          f'{resolved.network_size} px networks; use --backend eager')
     if backend == 'eager' or (backend == 'auto' and above_network):
-        return EagerBackend(*load_networks(resolved))
+        return EagerBackend(*load_networks(resolved.model_cfg, resolved.weight_path))
     from ..inference.paddle_inference import cpu_supports_bf16, load_inference_backend
     device = 'gpu' if paddle.device.get_device().startswith('gpu') else 'cpu'
     if precision == 'auto':

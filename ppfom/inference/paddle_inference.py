@@ -15,8 +15,10 @@ import paddle
 import paddle.inference as paddle_infer
 
 from ..utils.logger import get_logger
-from .export import (SOURCE_OUTPUTS, ExportError, export_cache_dir, export_from_weights,
-                     program_files, read_export_meta, sha256_file)
+from ..utils.download import sha256sum
+from .export import (ExportError, export_cache_dir, export_from_weights, program_files,
+                     read_export_meta)
+from .programs import SOURCE_OUTPUTS
 
 PRECISIONS = ('fp32', 'bf16')
 USER_CACHE = os.path.join(os.path.expanduser('~'), '.cache', 'ppfom', 'exports')
@@ -265,7 +267,7 @@ def load_inference_backend(model_cfg, weights_path, image_size=(256, 256), preci
     if cache_root is None and not os.access(os.path.dirname(os.path.abspath(weights_path)),
                                             os.W_OK):
         cache_root = USER_CACHE        # e.g. weights inside a read-only site-packages
-    weights_sha256 = sha256_file(weights_path)
+    weights_sha256 = sha256sum(weights_path)
     folder = export_dir or export_cache_dir(weights_path, weights_sha256, model_cfg, image_size,
                                             cache_root, border_blend)
     log = get_logger()
@@ -289,11 +291,6 @@ def load_inference_backend(model_cfg, weights_path, image_size=(256, 256), preci
         if not fallback:
             raise
         log.warning('%s; falling back to the eager backend as asked', exc)
-        from ..models.networks import build_networks
-        from ..utils.checkpoint import load_fomm_state, load_into
+        from ..models.networks import load_networks
         from .eager import EagerBackend
-        state = load_fomm_state(weights_path)
-        kp_detector, generator = build_networks(model_cfg, inference=border_blend)
-        load_into(kp_detector, state['kp_detector'], 'kp_detector')
-        load_into(generator, state['generator'], 'generator')
-        return EagerBackend(kp_detector, generator)
+        return EagerBackend(*load_networks(model_cfg, weights_path, inference=border_blend))

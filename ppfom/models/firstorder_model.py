@@ -25,8 +25,9 @@ import paddle
 import paddle.nn as nn
 
 from ..modules.first_order import ImagePyramide, detach_kp
-from ..utils.registry import DISCRIMINATORS, MODELS, build_from_config
+from ..utils.registry import MODELS
 from . import discriminators  # noqa: F401  (fills DISCRIMINATORS)
+from .builder import build_discriminator
 from .losses import (PerceptualPyramidLoss, Transform, VGG19_URL, equivariance_jacobian_loss,
                      equivariance_value_loss, feature_matching_loss, keypoint_prior_loss,
                      l1_pyramid_loss,
@@ -243,11 +244,11 @@ class FirstOrderModel:
         self.micro_batches = int(train_params.get('micro_batches', 1))
         self.kp_detector, self.generator = build_networks(
             {'common_params': common_params, 'generator': generator})
-        disc_cfg = dict((discriminator or {}).get('discriminator_cfg') or {'scales': [1]})
-        disc_cfg.setdefault('num_kp', common_params['num_kp'])
-        disc_cfg.setdefault('num_channels', common_params['num_channels'])
-        self.discriminator = build_from_config({'name': 'FirstOrderDiscriminator', **disc_cfg},
-                                               DISCRIMINATORS)
+        discriminator = dict(discriminator or {})
+        disc_cfg = {'name': discriminator.get('name', 'FirstOrderDiscriminator'),
+                    **(discriminator.get('discriminator_cfg') or {'scales': [1]})}
+        self.discriminator = build_discriminator(disc_cfg, num_kp=common_params['num_kp'],
+                                                 num_channels=common_params['num_channels'])
         self.use_gan = _weight_total(self.loss_weights.get('generator_gan', 0)) != 0
         self.generator_full = GeneratorFullModel(self.kp_detector, self.generator,
                                                  self.discriminator, train_params)

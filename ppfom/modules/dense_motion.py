@@ -4,17 +4,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .first_order import AntiAliasInterpolation2d, Hourglass, kp2gaussian, make_coordinate_grid
-
-
-def inverse_2x2(m):
-    """Closed-form inverse of ``(..., 2, 2)`` matrices (raises nothing; singular -> inf)."""
-    a, b = m[..., 0, 0], m[..., 0, 1]
-    c, d = m[..., 1, 0], m[..., 1, 1]
-    det = a * d - b * c
-    row0 = paddle.stack([d, -b], axis=-1)
-    row1 = paddle.stack([-c, a], axis=-1)
-    return paddle.stack([row0, row1], axis=-2) / det.unsqueeze(-1).unsqueeze(-1)
+from .first_order import (AntiAliasInterpolation2d, Hourglass, inverse_2x2, kp2gaussian,
+                          make_coordinate_grid)
 
 
 def _conv_head(in_features, out_features, mobile_net):

@@ -16,7 +16,6 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 
-
 def make_coordinate_grid(spatial_size, dtype='float32'):
     """Meshgrid of normalised coordinates.
 
@@ -51,6 +50,20 @@ def kp2gaussian(kp, spatial_size, kp_variance):
     grid = grid.reshape([1] * lead + list(grid.shape))
     mean = mean.reshape(list(mean.shape[:lead]) + [1, 1, 2])
     return paddle.exp(-0.5 * ((grid - mean) ** 2).sum(-1) / kp_variance)
+
+
+def inverse_2x2(m):
+    """Closed-form inverse of ``(..., 2, 2)`` matrices (raises nothing; singular -> inf).
+
+    Each entry is divided by the determinant on its own (no broadcast ``(..., 1, 1)`` divisor:
+    oneDNN is slow at trailing-axis broadcasts), so the exported programs use this function too.
+    """
+    a, b = m[..., 0, 0], m[..., 0, 1]
+    c, d = m[..., 1, 0], m[..., 1, 1]
+    det = a * d - b * c
+    row0 = paddle.stack([d / det, -b / det], axis=-1)
+    row1 = paddle.stack([-c / det, a / det], axis=-1)
+    return paddle.stack([row0, row1], axis=-2)
 
 
 def detach_kp(kp):
@@ -96,9 +109,16 @@ class MobileResBlock2d(nn.Layer):
         return out + x
 
 
+# The two resizes below are module attributes on purpose: the export swaps them for the
+# interpolate-free versions of ppfom.modules.resize (ppfom.inference.rewrites.export_friendly_ops).
 def upsample2x(x):
     """Nearest-neighbour 2x upsampling of ``(N, C, H, W)``, as ``F.interpolate(scale_factor=2)``."""
     return F.interpolate(x, scale_factor=2, mode='nearest')
+
+
+def resize_nearest(x, size):
+    """Nearest resize of ``(N, C, H, W)`` to ``size`` ``(h, w)``, as ``F.interpolate``."""
+    return F.interpolate(x, size=list(size), mode='nearest')
 
 
 class UpBlock2d(nn.Layer):
@@ -277,7 +297,7 @@ class AntiAliasInterpolation2d(nn.Layer):
         if self.step is not None:
             # nearest resize with an integer factor picks every step-th pixel
             return out[:, :, :out_h * self.step:self.step, :out_w * self.step:self.step]
-        return F.interpolate(out, size=[out_h, out_w], mode='nearest')
+        return resize_nearest(out, (out_h, out_w))
 
 
 class ImagePyramide(nn.Layer):

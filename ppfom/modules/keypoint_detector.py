@@ -3,6 +3,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from ..utils.registry import KP_DETECTORS
 from .first_order import AntiAliasInterpolation2d, Hourglass, make_coordinate_grid
 
 
@@ -15,6 +16,7 @@ def _head(in_features, out_features, kernel_size, padding, mobile_net):
                          nn.Conv2D(in_features, out_features, 3, padding=padding))
 
 
+@KP_DETECTORS.register()
 class KPDetector(nn.Layer):
     """Predicts K keypoints and the local affine transform (jacobian) around each.
 

@@ -83,9 +83,12 @@ def build_from_config(cfg, registry, default_args=None):
     return obj_cls(**args)
 
 
-MODELS = Registry('MODELS')
-GENERATORS = Registry('GENERATORS')
-DISCRIMINATORS = Registry('DISCRIMINATORS')
-DATASETS = Registry('DATASETS')
-DETECTORS = Registry('DETECTORS')
-ENHANCERS = Registry('ENHANCERS')
+# One registry per kind; each kind has one builder next to its classes:
+MODELS = Registry('MODELS')                  # ppfom.models.build_model
+GENERATORS = Registry('GENERATORS')          # ppfom.models.build_generator
+KP_DETECTORS = Registry('KP_DETECTORS')      # ppfom.models.build_kp_detector
+DISCRIMINATORS = Registry('DISCRIMINATORS')  # ppfom.models.build_discriminator
+DATASETS = Registry('DATASETS')              # ppfom.datasets.build_dataset
+DETECTORS = Registry('DETECTORS')            # ppfom.faceutils.face_detection.build_detector
+ENHANCERS = Registry('ENHANCERS')            # ppfom.faceutils.face_enhancement.build_enhancer
+LANDMARKERS = Registry('LANDMARKERS')

@@ -5,9 +5,10 @@ import paddle
 import pytest
 
 from ppfom.apps.animation import Animator, MotionOptions, best_frame_index
-from ppfom.apps.model_loading import load_networks, resolve_model
+from ppfom.models.networks import load_networks
+from ppfom.utils.config import load_config
 from ppfom.inference import EagerBackend
-from ppfom.utils.animate import normalize_kp
+from ppfom.modules.motion_transfer import normalize_kp
 from ppfom.utils.image_io import read_image
 from ppfom.utils.video import VideoReader
 
@@ -17,7 +18,7 @@ from helpers import write_small_model
 @pytest.fixture(scope='module')
 def backend(fixtures_dir, tmp_path_factory):
     config, weights = write_small_model(fixtures_dir, str(tmp_path_factory.mktemp('model')))
-    return EagerBackend(*load_networks(resolve_model(config=config, weight_path=weights)))
+    return EagerBackend(*load_networks(load_config(config).model, weights))
 
 
 @pytest.fixture(scope='module')

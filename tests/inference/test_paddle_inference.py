@@ -13,12 +13,13 @@ import pytest
 
 from ppfom.inference import EagerBackend
 from ppfom.inference.export import (ExportError, export_cache_dir, export_networks,
-                                    read_export_meta, sha256_file)
+                                    read_export_meta)
+from ppfom.utils.download import sha256sum as sha256_file
 from ppfom.inference.paddle_inference import (PaddleInferenceBackend,
                                               PrecisionNotSupportedError, cpu_supports_bf16,
                                               load_inference_backend)
 from ppfom.models.networks import build_networks
-from ppfom.utils.animate import normalize_kp
+from ppfom.modules.motion_transfer import normalize_kp
 from ppfom.utils.checkpoint import load_into, torch_to_paddle_state
 
 SIZE = {'A': (128, 128), 'C': (128, 256)}

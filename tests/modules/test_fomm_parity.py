@@ -4,7 +4,7 @@ import paddle
 import pytest
 
 from ppfom.models.networks import build_networks
-from ppfom.utils.animate import movement_scale, normalize_kp
+from ppfom.modules.motion_transfer import movement_scale, normalize_kp
 from ppfom.utils.checkpoint import load_into, torch_to_paddle_state
 
 from helpers import load_fixture, original_to_paddlegan

@@ -5,7 +5,8 @@ import numpy as np
 import paddle
 import pytest
 
-from ppfom.apps.model_loading import load_networks, resolve_model
+from ppfom.models.networks import load_networks
+from ppfom.utils.config import load_config
 from ppfom.utils.checkpoint import CheckpointError, atomic_save, load_fomm_state
 
 from helpers import load_fixture, write_small_model
@@ -22,15 +23,15 @@ def run_networks(kp_detector, generator, data):
 def test_paddlegan_layout_round_trip(fixtures_dir, tmp_path):
     config, weights = write_small_model(fixtures_dir, str(tmp_path))
     data, _ = load_fixture(fixtures_dir, 'A')
-    first = run_networks(*load_networks(resolve_model(config=config, weight_path=weights)), data)
+    first = run_networks(*load_networks(load_config(config).model, weights), data)
     np.testing.assert_allclose(first, data['out/prediction'], atol=1e-3)
 
     # save what was loaded, in the published layout, and load it again: identical outputs
-    kp_detector, generator = load_networks(resolve_model(config=config, weight_path=weights))
+    kp_detector, generator = load_networks(load_config(config).model, weights)
     again = str(tmp_path / 'again.pdparams')
     paddle.save({'generator': generator.state_dict(), 'kp_detector': kp_detector.state_dict()},
                 again)
-    second = run_networks(*load_networks(resolve_model(config=config, weight_path=again)), data)
+    second = run_networks(*load_networks(load_config(config).model, again), data)
     np.testing.assert_array_equal(first, second)
 
 
@@ -55,7 +56,7 @@ def test_mismatched_weights_are_an_error_naming_keys(fixtures_dir, tmp_path):
     config_a, _ = write_small_model(fixtures_dir, str(tmp_path / 'a'))
     _, weights_c = write_small_model(fixtures_dir, str(tmp_path / 'c'), name='C')
     with pytest.raises(CheckpointError) as err:
-        load_networks(resolve_model(config=config_a, weight_path=weights_c))
+        load_networks(load_config(config_a).model, weights_c)
     message = str(err.value)
     assert 'wrong shape' in message and 'kp_detector' in message
     assert '\n' not in message

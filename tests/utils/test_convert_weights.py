@@ -8,9 +8,10 @@ import pytest
 import torch  # requirements-dev.txt installs the CPU build; only this test writes .pth files
 import yaml
 
-from ppfom.apps.model_loading import load_networks, resolve_model
+from ppfom.models.networks import load_networks
+from ppfom.utils.config import load_config
 from ppfom.utils.checkpoint import CheckpointError
-from ppfom.utils.convert import convert_fomm_checkpoint
+from ppfom.models.convert import convert_fomm_checkpoint
 
 from helpers import fixture_torch_state, load_fixture, original_to_paddlegan
 from utils.test_checkpoint import run_networks
@@ -42,7 +43,7 @@ def test_converted_checkpoint_reproduces_the_original(fixtures_dir, tmp_path, zi
     result = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'convert_weights.py'),
                              src, dst, '-c', config], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    nets = load_networks(resolve_model(config=config, weight_path=dst))
+    nets = load_networks(load_config(config).model, dst)
     np.testing.assert_allclose(run_networks(*nets, data), data['out/prediction'],
                                atol=meta['suggested_atol']['out/prediction'])
 

@@ -12,17 +12,24 @@ from ...modules.dense_motion import DenseMotionNetwork
 from ...modules.first_order import (DownBlock2d, MobileDownBlock2d, MobileResBlock2d,
                                     MobileUpBlock2d, ResBlock2d, SameBlock2d, UpBlock2d,
                                     make_coordinate_grid)
-from ..builder import GENERATORS
+from ...utils.registry import GENERATORS
 
 BORDER_PAD = 5  # PaddleGAN's inference-only border blend width, in feature pixels
 
 
-@functools.lru_cache(maxsize=8)
-def _border_weight(h, w):
-    """``(h, w)`` weight, 1 inside and smoothly 0 within ``BORDER_PAD`` px of the border."""
+def border_keep_mask(h, w):
+    """``(h, w)`` float32: 1 inside, 0 within ``BORDER_PAD`` px of the border (PaddleGAN's
+    inference-only occlusion keep mask)."""
     inside = np.zeros((h, w), np.float32)
     inside[BORDER_PAD:h - BORDER_PAD, BORDER_PAD:w - BORDER_PAD] = 1.0
-    return cv2.GaussianBlur(inside, (9, 9), 0.0, borderType=cv2.BORDER_ISOLATED)
+    return inside
+
+
+@functools.lru_cache(maxsize=8)
+def border_weight(h, w):
+    """``(h, w)`` float32 weight, 1 inside and smoothly 0 within ``BORDER_PAD`` px of the border
+    (:func:`border_keep_mask` blurred): PaddleGAN's inference-only motion blend to identity."""
+    return cv2.GaussianBlur(border_keep_mask(h, w), (9, 9), 0.0, borderType=cv2.BORDER_ISOLATED)
 
 
 @GENERATORS.register()
@@ -132,7 +139,7 @@ class OcclusionAwareGenerator(nn.Layer):
                 deformation = deformation + make_coordinate_grid(
                     (h, w), deformation.dtype).reshape([1, h, w, 2])
         if self.inference:
-            weight = paddle.to_tensor(_border_weight(h, w)).reshape([1, h, w, 1])
+            weight = paddle.to_tensor(border_weight(h, w)).reshape([1, h, w, 1])
             identity = make_coordinate_grid((h, w), inp.dtype).reshape([1, h, w, 2])
             deformation = weight * deformation + (1 - weight) * identity
         return F.grid_sample(inp, deformation, mode='bilinear', padding_mode='zeros',
@@ -153,9 +160,7 @@ class OcclusionAwareGenerator(nn.Layer):
                                           mode='bilinear', align_corners=False)
         if self.inference and not self.mobile_net:
             h, w = occlusion_map.shape[2:]
-            keep = np.zeros((1, 1, h, w), np.float32)
-            keep[..., BORDER_PAD:h - BORDER_PAD, BORDER_PAD:w - BORDER_PAD] = 1.0
-            keep = paddle.to_tensor(keep)
+            keep = paddle.to_tensor(border_keep_mask(h, w)).reshape([1, 1, h, w])
             occlusion_map = keep * occlusion_map + (1 - keep)
         return features * occlusion_map
 

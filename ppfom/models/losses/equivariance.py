@@ -8,8 +8,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from ...modules.dense_motion import inverse_2x2
-from ...modules.first_order import make_coordinate_grid
+from ...modules.first_order import inverse_2x2, make_coordinate_grid
 
 
 class Transform:

@@ -1,9 +1,10 @@
-"""Keypoint normalisation for animation (paper Sec. 4, "relative motion transfer")."""
+"""Keypoint normalisation for animation (paper Sec. 4, "relative motion transfer"): how the
+driving motion is moved onto the source's keypoints before the generator runs."""
 import numpy as np
 import paddle
 from scipy.spatial import ConvexHull, QhullError
 
-from ..modules.dense_motion import inverse_2x2
+from .first_order import inverse_2x2
 
 
 def keypoint_hull_area(value):

@@ -3,8 +3,10 @@ import os
 
 import numpy as np
 
-from .checkpoint import CheckpointError, atomic_save, check_state_dict, torch_to_paddle_state
-from .config import load_config
+from ..utils.checkpoint import (CheckpointError, atomic_save, check_state_dict,
+                                torch_to_paddle_state)
+from ..utils.config import load_config
+from .networks import build_networks
 
 
 def read_torch_checkpoint(path):
@@ -16,7 +18,7 @@ def read_torch_checkpoint(path):
     if not os.path.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
     try:
-        from .torch_pickle import load_torch_checkpoint
+        from ..utils.torch_pickle import load_torch_checkpoint
     except ImportError:
         load_torch_checkpoint = None
     try:
@@ -57,7 +59,6 @@ def convert_fomm_checkpoint(src, dst, config):
     Raises :class:`CheckpointError` if the weights do not fit the config's networks; ``dst``
     is written atomically and only after the check passed.
     """
-    from ..models.networks import build_networks
     state = convert_fomm_state(read_torch_checkpoint(src), src)
     kp_detector, generator = build_networks(load_config(config).model)
     check_state_dict(kp_detector, state['kp_detector'], 'kp_detector')
