@@ -14,7 +14,6 @@ import os
 import sys
 
 import cv2
-import imageio
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,6 +22,7 @@ from ppfom.datasets.firstorder_dataset import iter_frames  # noqa: E402
 from ppfom.faceutils.crop import crop_square  # noqa: E402
 from ppfom.faceutils.face_detection import BlazeFaceDetector  # noqa: E402
 from ppfom.faceutils.tracking import smooth_crops, track_boxes  # noqa: E402
+from ppfom.utils.video import VideoReader, VideoWriter  # noqa: E402
 
 
 def shot_bounds(frames, threshold):
@@ -48,9 +48,7 @@ def main(argv=None):
     frames = list(iter_frames(args.input))
     if not frames:
         sys.exit(f'error: {args.input} has no frames')
-    reader = imageio.v2.get_reader(args.input)
-    fps = reader.get_meta_data().get('fps', 25)
-    reader.close()
+    fps = VideoReader(args.input).fps
     detector = BlazeFaceDetector(tiles=False)
     os.makedirs(args.out, exist_ok=True)
     name = os.path.splitext(os.path.basename(args.input))[0]
@@ -67,7 +65,8 @@ def main(argv=None):
         crops = smooth_crops(boxes, (shot[0].shape[1], shot[0].shape[0]))
         out = [crop_square(f, c, args.size) for f, c in zip(shot, crops)]
         path = os.path.join(args.out, f'{name}_{k}.mp4')
-        imageio.mimwrite(path, out, fps=fps, macro_block_size=1, quality=9)
+        with VideoWriter(path, fps, quality=9) as writer:
+            writer.write(np.stack(out))
         print(f'{path}: frames {start}-{end - 1} ({len(out)}), crop side {crops[0].size} px')
         written += 1
     if not written:

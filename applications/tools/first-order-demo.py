@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 
 def build_parser():
+    from ppfom.apps import defaults
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add = parser.add_argument
     add('--config', default=None, help='YAML with a model section (default: the model\'s own)')
@@ -20,31 +21,35 @@ def build_parser():
     add('--model', default=None, help='model zoo name: vox256, vox512, vox-mobile')
     add('--source_image', required=True, help='the photo to animate')
     add('--driving_video', required=True, help='the video whose motion is transferred')
-    add('--output', default='output', help='output folder')
-    add('--filename', default='result.mp4', help='output file name')
+    add('--output', default=defaults.OUTPUT, help='output folder')
+    add('--filename', default=defaults.FILENAME, help='output file name')
     add('--relative', action='store_true', help='relative motion (recommended)')
     add('--adapt_scale', action='store_true', help='adapt the motion to the source face size')
     add('--find_best_frame', action='store_true',
         help='start from the driving frame whose pose best matches the source')
     add('--best_frame', type=int, default=None, help='start from this driving frame (0-based)')
-    add('--ratio', type=float, default=0.4,
-        help='size of the pasted face region: radius / crop side (0.4; 0.5 = whole crop)')
-    add('--face_detector', default='blazeface', help='blazeface (bundled), blazeface_full or sfd')
+    add('--ratio', type=float, default=defaults.RATIO,
+        help=f'size of the pasted face region: radius / crop side ({defaults.RATIO}; '
+             '0.5 = whole crop)')
+    add('--face_detector', default=defaults.FACE_DETECTOR,
+        help='blazeface (bundled), blazeface_full or sfd')
     add('--detector_weights', default=None, help='weights of the face detector (sfd)')
     add('--multi_person', action='store_true', help='animate every face in the photo')
     add('--no_crop', action='store_true',
         help='animate the whole image instead of the face (the original FOMM demo)')
-    add('--crop_driving', default='auto', choices=['auto', 'on', 'off'],
+    add('--crop_driving', default=defaults.CROP_DRIVING, choices=defaults.CROP_DRIVING_CHOICES,
         help='crop the driving video around the face (auto: when the face is small)')
     add('--image_size', type=int, default=None, help='network resolution: 256 or 512')
-    add('--batch_size', type=int, default=1, help='driving frames per network call')
+    add('--batch_size', type=int, default=defaults.BATCH_SIZE,
+        help='driving frames per network call')
     add('--face_enhancement', action='store_true', help='restore faces after animation')
-    add('--enhancer', default='gfpgan', choices=['gfpgan', 'gpen'], help='face enhancer')
+    add('--enhancer', default=defaults.ENHANCER, choices=defaults.ENHANCER_CHOICES,
+        help='face enhancer')
     add('--enhancer_weights', default=None, help='weights of the face enhancer')
     add('--mobile_net', action='store_true', help="PaddleGAN's lightweight model")
-    add('--backend', default='auto', choices=['auto', 'eager', 'inference'],
+    add('--backend', default=defaults.BACKEND, choices=defaults.BACKEND_CHOICES,
         help='how the networks run: Paddle Inference (exported once, cached) or eager')
-    add('--precision', default='auto', choices=['auto', 'fp32', 'bf16'],
+    add('--precision', default=defaults.PRECISION, choices=defaults.PRECISION_CHOICES,
         help='inference precision (auto: bf16 on CPUs with native bf16)')
     add('--threads', type=int, default=None, help='CPU threads of the inference backend')
     add('--rebuild_export', action='store_true', help='export the inference programs again')

@@ -4,7 +4,7 @@
     python applications/tools/gradio_app.py            # then open http://127.0.0.1:7860
 
 The page binds to 127.0.0.1 (this machine only) unless --host says otherwise, and never opens a
-public gradio.live link unless --share is given. The app's logic lives in ppfom/apps/web.py.
+public gradio.live link unless --share is given. The app's logic lives in ppfom/apps/web.py, its page layout in ppfom/apps/web_page.py.
 """
 import argparse
 import os
@@ -50,8 +50,9 @@ def main(argv=None):
         print('error: gradio is not installed; run: pip install -r requirements-web.txt',
               file=sys.stderr)
         return 2
-    from ppfom.apps.web import (DEFAULT_SIZE, MAX_UPLOAD_MB, WebAnimator, build_app,
-                                example_pairs, model_choices)
+    from ppfom.apps.web import (DEFAULT_SIZE, MAX_UPLOAD_MB, WebAnimator, example_pairs,
+                                model_choices)
+    from ppfom.apps.web_page import build_app
     for flag, path in (('--weight_path', args.weight_path), ('--config', args.config),
                        ('--enhancer_weights', args.enhancer_weights)):
         if path and not os.path.isfile(path):

@@ -8,6 +8,7 @@ from ..faceutils.crop import (ColourMatch, SquareCrop, crop_square, paste_back, 
                               square_crop_for_face)
 from ..faceutils.tracking import face_fraction, smooth_crops, track_boxes
 from ..utils.logger import get_logger
+from . import defaults
 
 
 class NoFaceError(ValueError):
@@ -28,9 +29,9 @@ class FaceOptions:
     """
     crop: bool = True
     multi_person: bool = False
-    ratio: float = 0.4
+    ratio: float = defaults.RATIO
     crop_scale: float = 2.0
-    crop_driving: str = 'auto'
+    crop_driving: str = defaults.CROP_DRIVING
     auto_crop_below: float = 0.3
 
 

@@ -9,11 +9,12 @@ from tqdm import tqdm
 from ..utils.image_io import read_image
 from ..utils.logger import get_logger
 from ..utils.video import VideoReader, VideoWriter, check_writable_folder
+from . import defaults
 from .animation import Animator, MotionOptions
 from .faces import DrivingCropper, FaceOptions, PhotoCompositor, select_face_crops
 from .model_loading import make_backend, resolve_model
 
-MAX_PHOTO_SIDE = 1920  # larger photos are downscaled (logged): the output video has the photo's size
+MAX_PHOTO_SIDE = 1920  # larger photos are downscaled (logged); the video has the photo's size
 
 
 def _concat_kp(parts):
@@ -53,21 +54,24 @@ class FirstOrderPredictor:
     weights that do not fit, ``DownloadError`` when weights are missing and cannot be fetched.
     """
 
-    def __init__(self, output='output', weight_path=None, config=None, relative=False,
-                 adapt_scale=False, find_best_frame=False, best_frame=None, ratio=0.4,
-                 filename='result.mp4', face_detector='blazeface', multi_person=False,
-                 image_size=None, face_enhancement=False, batch_size=1, mobile_net=False,
-                 model=None, detector_weights=None, crop=True, crop_driving='auto',
-                 enhancer='gfpgan', enhancer_weights=None, backend='auto', precision='auto',
-                 threads=None, rebuild_export=False, audio=True, device=None, progress=True):
+    def __init__(self, output=defaults.OUTPUT, weight_path=None, config=None, relative=False,
+                 adapt_scale=False, find_best_frame=False, best_frame=None, ratio=defaults.RATIO,
+                 filename=defaults.FILENAME, face_detector=defaults.FACE_DETECTOR,
+                 multi_person=False, image_size=None, face_enhancement=False,
+                 batch_size=defaults.BATCH_SIZE, mobile_net=False, model=None,
+                 detector_weights=None, crop=True, crop_driving=defaults.CROP_DRIVING,
+                 enhancer=defaults.ENHANCER, enhancer_weights=None, backend=defaults.BACKEND,
+                 precision=defaults.PRECISION, threads=None, rebuild_export=False, audio=True,
+                 device=None, progress=True):
         if batch_size < 1:
             raise ValueError(f'--batch_size must be at least 1, got {batch_size}')
         if best_frame is not None and best_frame < 0:
             raise ValueError(f'--best_frame must be a frame index >= 0, got {best_frame}')
-        if not 0.1 <= ratio <= 0.7:
-            raise ValueError(f'--ratio {ratio} is outside 0.1..0.7 (0.4 pastes the face, 0.5 the '
-                             'whole crop)')
-        if crop_driving not in ('auto', 'on', 'off'):
+        low, high = defaults.RATIO_RANGE
+        if not low <= ratio <= high:
+            raise ValueError(f'--ratio {ratio} is outside {low}..{high} ({defaults.RATIO} pastes '
+                             'the face, 0.5 the whole crop)')
+        if crop_driving not in defaults.CROP_DRIVING_CHOICES:
             raise ValueError(f"--crop_driving must be auto, on or off, got '{crop_driving}'")
         if multi_person and not crop:
             raise ValueError('--multi_person needs face crops; drop --no_crop')
@@ -97,18 +101,18 @@ class FirstOrderPredictor:
                             if face_detector == 'blazeface' else self.detector)
         self.enhancer = None
         if face_enhancement:
-            import ppfom.faceutils.face_enhancement  # noqa: F401 (fills ENHANCERS)
-            from ..utils.registry import ENHANCERS, build_from_config
+            from ..faceutils.face_enhancement import build_enhancer
             cfg = dict(enhancer) if isinstance(enhancer, dict) else {'name': enhancer}
             cfg.setdefault('weight_path', enhancer_weights)
             cfg.setdefault('batch_size', batch_size)
-            self.enhancer = build_from_config(cfg, ENHANCERS)
+            self.enhancer = build_enhancer(cfg)
 
     def _bar(self, total, desc):
         return tqdm(total=total, desc=desc, unit='frame', disable=not self.progress)
 
     def read_photo(self, path):
-        """Step 1: the photo as RGB uint8, downscaled when larger than ``MAX_PHOTO_SIDE``."""
+        """Step 1 of :meth:`run`: the photo as RGB uint8, downscaled when larger than
+        ``MAX_PHOTO_SIDE``."""
         photo = read_image(path)
         side = max(photo.shape[:2])
         if side > MAX_PHOTO_SIDE:
@@ -120,7 +124,8 @@ class FirstOrderPredictor:
         return photo
 
     def driving_keypoints(self, animator, driving, cropper):
-        """Step 4: keypoints of every driving frame, decoded and cropped in batches."""
+        """Step 4 of :meth:`run`: keypoints of every driving frame, decoded and cropped in
+        batches."""
         parts, start = [], 0
         with self._bar(driving.frame_count, 'keypoints') as bar:
             for frames in driving.batches(self.batch_size):
@@ -130,7 +135,8 @@ class FirstOrderPredictor:
         return _concat_kp(parts)
 
     def enhance(self, frames):
-        """Restore animated faces ``(F, B, S, S, 3)`` uint8 with the face enhancer."""
+        """Step 6 of :meth:`run` (with ``face_enhancement``): restore animated faces
+        ``(F, B, S, S, 3)`` uint8 with the face enhancer."""
         f, b, s = frames.shape[:3]
         batch = frames.reshape(f * b, s, s, 3).transpose(0, 3, 1, 2).astype(np.float32) / 255
         restored = self.enhancer.enhance(batch)
@@ -140,33 +146,45 @@ class FirstOrderPredictor:
     def run(self, source_image, driving_video):
         """Animate ``source_image`` (path of a photo) with ``driving_video`` (path of a video).
 
-        Steps: 1. read the photo; 2. choose what to animate (face crops or the whole image);
-        3. source keypoints and features, once; 4. crop and keypoint every driving frame, in
-        batches; 5. choose the initial frame; 6. normalise the motion, generate, (enhance), paste
-        back and encode, batch by batch, with the driving audio; 7. publish the file.
+        1. Read the photo (downscaled above ``MAX_PHOTO_SIDE``) and open the driving video.
+        2. Choose what to animate: the face crop(s), or the whole image.
+        3. Source keypoints and encoder features, once; fit the paste-back colours.
+        4. Crop (around the driving face) and keypoint every driving frame, in batches.
+        5. Choose the initial driving frame (0, ``best_frame`` or the best-matching pose).
+        6. Normalise the motion, generate, (enhance), paste back and encode, batch by batch, with
+           the driving audio; the file appears at the output path only when complete.
+
         Returns the output path. On any error nothing is left at the output path.
         """
+        # 1. inputs
         photo = self.read_photo(source_image)
         driving = VideoReader(driving_video)
         check_writable_folder(self.output)
 
+        # 2. what to animate
         crops = select_face_crops(photo, self.detector.detect, self.faces) if self.faces.crop \
             else None
         if crops:
             self.logger.info('animating %d face(s)', len(crops))
         compositor = PhotoCompositor(photo, crops, self.faces.ratio)
+
+        # 3. the sources, once
         animator = Animator(self.backend, self.image_size, self.options,
                             network_size=self.model.network_size)
         animator.set_source(compositor.sources(self.image_size))
         compositor.fit_colours(animator.rest())
 
+        # 4. driving keypoints
         cropper = DrivingCropper(self.tracker.detect if self.tracker else None, self.faces)
         cropper.prepare(driving)
         kp_driving = self.driving_keypoints(animator, driving, cropper)
+
+        # 5. initial frame
         initial = animator.initial_frame(kp_driving)
         if self.options.find_best_frame or self.options.best_frame is not None:
             self.logger.info('initial driving frame: %d', initial)
 
+        # 6. generate and write
         out_path = os.path.join(self.output, self.filename)
         audio_from = driving.path if (self.audio and driving.has_audio) else None
         with VideoWriter(out_path, driving.fps, audio_from=audio_from) as writer, \

@@ -9,6 +9,7 @@ from ..models.networks import load_networks, network_params
 from ..utils.config import load_config
 from ..utils.download import get_path_from_url
 from ..utils.model_zoo import MODEL_ZOO, config_path, get_model_spec, weights_path
+from . import defaults
 
 
 @dataclass
@@ -73,11 +74,11 @@ def resolve_model(model=None, config=None, weight_path=None, image_size=None, mo
     return ResolvedModel(model_cfg, os.path.abspath(weight_path), image_size, network_size, model)
 
 
-BACKENDS = ('auto', 'eager', 'inference')
+BACKENDS = defaults.BACKEND_CHOICES
 
 
-def make_backend(resolved, backend='auto', precision='auto', threads=None, rebuild=False,
-                 fallback=False):
+def make_backend(resolved, backend=defaults.BACKEND, precision=defaults.PRECISION, threads=None,
+                 rebuild=False, fallback=False):
     """The backend that runs ``resolved``'s networks (see :mod:`ppfom.inference`).
 
     Args:

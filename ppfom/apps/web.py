@@ -1,23 +1,24 @@
-"""The web app behind ``applications/tools/gradio_app.py``: page options to
-:class:`FirstOrderPredictor` arguments, input checks, errors as one readable message, and the
-Gradio page itself (:func:`build_app`; gradio is imported only there, it is an optional
-dependency: ``pip install -r requirements-web.txt``).
+"""The web app's logic behind ``applications/tools/gradio_app.py``: the page options
+(:class:`PageOptions`) to :class:`FirstOrderPredictor` arguments, input checks, errors as one
+readable message, and the runs (:class:`WebAnimator`).
 
-Everything except :func:`build_app` works without gradio, so it is tested directly
-(``tests/web/test_web_logic.py``); the page is tested in a real browser
-(``tests/web/test_gradio_browser.py``).
+Nothing here imports gradio (an optional dependency), so it is tested directly
+(``tests/web/test_web_logic.py``); the page layout is :mod:`ppfom.apps.web_page`, tested in a real
+browser (``tests/web/test_gradio_browser.py``).
 """
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
 
 import cv2
 
 from ..utils.download import DownloadError
 from ..utils.logger import get_logger
 from ..utils.model_zoo import MODEL_ZOO
+from . import defaults
 from .faces import NoFaceError
 from .first_order_predictor import MAX_PHOTO_SIDE
 from .model_loading import default_model_name
@@ -81,33 +82,52 @@ def size_choices(image_size=None):
     return sizes
 
 
-def predictor_kwargs(model, relative=True, adapt_scale=True, find_best_frame=False,
-                     best_frame=None, multi_person=False, crop=True, ratio=0.4,
-                     image_size=DEFAULT_SIZE, face_enhancement=False, audio=True):
-    """Map the page's options to :class:`FirstOrderPredictor` arguments.
+@dataclass
+class PageOptions:
+    """The page's animation options, with the page's defaults (relative motion and adapted scale
+    on: what the page recommends), in the order of the page's inputs after photo, video and
+    model.
 
-    Args:
-        model: a :class:`ModelChoice`.
-        best_frame: a driving frame index; None, '' or 0 for none (the motion starts at the
-            first frame).
-        image_size: a menu entry (``'model default'`` or a number as text).
-    Raises:
-        InputError: ``find_best_frame`` together with a frame index (they contradict).
+    best_frame: a driving frame index; None, '' or 0 for none (the motion starts at the first
+    frame). image_size: a menu entry (``'model default'`` or a number as text).
     """
-    if best_frame in ('', None) or int(best_frame) <= 0:
-        best_frame = None  # frame 0 is where the motion starts anyway
-    else:
-        best_frame = int(best_frame)
-    if find_best_frame and best_frame is not None:
-        raise InputError('choose either "Find the best starting frame" or a starting frame '
-                         'number, not both')
-    size = None if image_size in (None, '', DEFAULT_SIZE) else int(image_size)
-    kwargs = dict(model.kwargs)
-    kwargs.update(relative=bool(relative), adapt_scale=bool(adapt_scale),
-                  find_best_frame=bool(find_best_frame), best_frame=best_frame,
-                  multi_person=bool(multi_person), crop=bool(crop), ratio=float(ratio),
-                  image_size=size, face_enhancement=bool(face_enhancement), audio=bool(audio))
-    return kwargs
+    relative: bool = True
+    adapt_scale: bool = True
+    find_best_frame: bool = False
+    best_frame: Optional[int] = None
+    multi_person: bool = False
+    crop: bool = True
+    ratio: float = defaults.RATIO
+    image_size: str = DEFAULT_SIZE
+    face_enhancement: bool = False
+    audio: bool = True
+
+    def predictor_kwargs(self, model):
+        """:class:`FirstOrderPredictor` arguments for ``model`` (a :class:`ModelChoice`).
+
+        Raises:
+            InputError: ``find_best_frame`` together with a frame index (they contradict).
+        """
+        options = asdict(self)
+        best_frame = options['best_frame']
+        if best_frame in ('', None) or int(best_frame) <= 0:
+            best_frame = None  # frame 0 is where the motion starts anyway
+        else:
+            best_frame = int(best_frame)
+        if self.find_best_frame and best_frame is not None:
+            raise InputError('choose either "Find the best starting frame" or a starting frame '
+                             'number, not both')
+        size = options['image_size']
+        options.update({f.name: bool(options[f.name]) for f in fields(self)
+                        if isinstance(f.default, bool)})  # checkboxes
+        options.update(best_frame=best_frame, ratio=float(self.ratio),
+                       image_size=None if size in (None, '', DEFAULT_SIZE) else int(size))
+        return {**model.kwargs, **options}
+
+
+def predictor_kwargs(model, **options):
+    """``PageOptions(**options).predictor_kwargs(model)`` (see :class:`PageOptions`)."""
+    return PageOptions(**options).predictor_kwargs(model)
 
 
 def _is_video_name(path):
@@ -252,10 +272,9 @@ class WebAnimator:
         shutil.rmtree(old, ignore_errors=True)
         return folder
 
-    def animate(self, photo, video, model_label, relative=True, adapt_scale=True,
-                find_best_frame=False, best_frame=None, multi_person=False, crop=True,
-                ratio=0.4, image_size=DEFAULT_SIZE, face_enhancement=False, audio=True):
-        """Animate ``photo`` with ``video`` (uploaded file paths).
+    def animate(self, photo, video, model_label, *options, **named_options):
+        """Animate ``photo`` with ``video`` (uploaded file paths) with the ``model_label`` model
+        and the page's options (:class:`PageOptions`, by position or name).
 
         Returns:
             ``(result path or None, status text)``: the status is a one-line summary on success
@@ -267,11 +286,8 @@ class WebAnimator:
             check_video(video)
             if model_label not in self.choices:
                 raise InputError(f'unknown model {model_label!r}; choose one from the menu')
-            kwargs = predictor_kwargs(
-                self.choices[model_label], relative=relative, adapt_scale=adapt_scale,
-                find_best_frame=find_best_frame, best_frame=best_frame,
-                multi_person=multi_person, crop=crop, ratio=ratio, image_size=image_size,
-                face_enhancement=face_enhancement, audio=audio)
+            options = PageOptions(*options, **named_options)
+            kwargs = options.predictor_kwargs(self.choices[model_label])
             predictor = self.predictor(kwargs)
             folder = self._new_run_folder()
             stem = os.path.splitext(os.path.basename(photo))[0]
@@ -312,80 +328,3 @@ def example_pairs(data_dir):
         if os.path.isfile(image) and os.path.isfile(video):
             out.append([image, video, multi])
     return out
-
-
-INTRO = """# ppfom: animate a photo with a driving video
-First Order Motion Model (Siarohin et al., NeurIPS 2019) in PaddlePaddle. Upload a photo with a
-face and a short driving video (or pick an example), then press **Animate**.
-上传一张人脸照片和一段驱动视频（或选择示例），点击 **Animate** 生成动画视频。"""
-
-
-def build_app(animator, examples=(), default_size=DEFAULT_SIZE):
-    """The Gradio page (a ``gr.Blocks``) around ``animator`` (:class:`WebAnimator`).
-
-    Element ids used by the browser test: ``photo``, ``driving``, ``animate``, ``status``,
-    ``result``, ``download``.
-    """
-    import gradio as gr
-
-    def preview(path):
-        if not path:
-            return None, ''
-        try:
-            check_photo(path)
-        except InputError as exc:
-            return None, 'Error: ' + error_message(exc)
-        return path, ''
-
-    def run(photo, video, model_label, relative, adapt_scale, find_best_frame, best_frame,
-            multi_person, crop, ratio, image_size, face_enhancement, audio,
-            progress=gr.Progress(track_tqdm=True)):
-        yield None, None, 'Running…'
-        progress(0, desc='loading the model')
-        path, status = animator.animate(photo, video, model_label, relative, adapt_scale,
-                                        find_best_frame, best_frame, multi_person, crop, ratio,
-                                        image_size, face_enhancement, audio)
-        yield path, path, status
-
-    labels = list(animator.choices)
-    sizes = size_choices(None if default_size == DEFAULT_SIZE else default_size)
-    with gr.Blocks(title='ppfom: First Order Motion Model') as app:
-        gr.Markdown(INTRO)
-        with gr.Row():
-            with gr.Column():
-                photo = gr.File(label='Photo (jpg / png)', elem_id='photo', type='filepath')
-                photo_view = gr.Image(label='Photo preview', interactive=False, height=240)
-                driving = gr.Video(label='Driving video (mp4 / mov / avi / webm)',
-                                   elem_id='driving', sources=['upload'], height=240)
-            with gr.Column():
-                model = gr.Dropdown(labels, value=labels[0], label='Model')
-                with gr.Row():
-                    relative = gr.Checkbox(True, label='Relative motion (recommended)')
-                    adapt_scale = gr.Checkbox(True, label='Adapt scale')
-                with gr.Row():
-                    crop = gr.Checkbox(True, label='Crop to the face')
-                    multi_person = gr.Checkbox(False, label='Animate every face',
-                                               elem_id='multi_person')
-                with gr.Row():
-                    find_best = gr.Checkbox(False, label='Find the best starting frame')
-                    best_frame = gr.Number(0, label='Start from driving frame (0: the first)',
-                                           precision=0, minimum=0)
-                ratio = gr.Slider(0.1, 0.7, value=0.4, step=0.05, label='Paste ratio',
-                                  info='size of the pasted face region (0.4 face, 0.5 whole crop)')
-                with gr.Row():
-                    image_size = gr.Dropdown(sizes, value=str(default_size), label='Image size',
-                                             info='256 or 512 (512 uses the 512 model)')
-                    enhance = gr.Checkbox(False, label='Face enhancement (GFPGAN)')
-                    audio = gr.Checkbox(True, label='Keep the audio')
-                button = gr.Button('Animate', variant='primary', elem_id='animate')
-                status = gr.Markdown('', elem_id='status')
-                result = gr.Video(label='Result', elem_id='result', interactive=False,
-                                  height=320)
-                download = gr.File(label='Download', elem_id='download', interactive=False)
-        photo.change(preview, photo, [photo_view, status])
-        inputs = [photo, driving, model, relative, adapt_scale, find_best, best_frame,
-                  multi_person, crop, ratio, image_size, enhance, audio]
-        button.click(run, inputs, [result, download, status], concurrency_limit=1)
-        if examples:
-            gr.Examples(examples, [photo, driving, multi_person], label='Examples')
-    return app

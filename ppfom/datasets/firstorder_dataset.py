@@ -18,6 +18,7 @@ import imageio
 import numpy as np
 
 from ..utils.registry import DATASETS
+from ..utils.video import VideoReader
 from .augmentation import PairedAugmentation
 from .landmarks import centre_crop_box, load_landmarks
 
@@ -62,17 +63,14 @@ def _frame_files(folder):
 def iter_frames(path):
     """Yield the frames of ``path`` (folder of frames or video file) as RGB uint8 ``(h, w, 3)``
     arrays, at their own size, in order (the decoding :func:`read_video` and
-    ``tools/make_landmarks.py`` share, so frame ``i`` is the same frame in both)."""
+    ``tools/make_landmarks.py`` share, so frame ``i`` is the same frame in both). Video files are
+    decoded by :class:`ppfom.utils.video.VideoReader`, as at inference: every frame once, also
+    for variable-frame-rate files."""
     if os.path.isdir(path):
         for f in _frame_files(path):
             yield _to_rgb(imageio.v2.imread(f))
         return
-    reader = imageio.v2.get_reader(path)
-    try:
-        for f in reader:
-            yield _to_rgb(f)
-    finally:
-        reader.close()
+    yield from VideoReader(path).frames()
 
 
 def read_video(path, frame_shape, indices=None):
@@ -107,11 +105,11 @@ def probe_video(path):
             raise DatasetError(f'{path} has no frames')
         return n
     try:
-        reader = imageio.v2.get_reader(path)
+        frames = VideoReader(path).frames()
         try:
-            reader.get_data(0)
+            next(frames)
         finally:
-            reader.close()
+            frames.close()
     except Exception as exc:
         raise DatasetError(f'{path} is empty or unreadable ({_reason(exc)})') from exc
     return None

@@ -83,6 +83,13 @@ def build_from_config(cfg, registry, default_args=None):
     return obj_cls(**args)
 
 
+def build_from_name(name_or_cfg, registry, **kwargs):
+    """``build_from_config`` for a name or a config dict plus keyword options (``kwargs`` win):
+    ``build_from_name('sfd', DETECTORS, weights='s3fd.pdparams')``."""
+    cfg = dict(name_or_cfg) if isinstance(name_or_cfg, dict) else {'name': name_or_cfg}
+    return build_from_config(dict(cfg, **kwargs), registry)
+
+
 # One registry per kind; each kind has one builder next to its classes:
 MODELS = Registry('MODELS')                  # ppfom.models.build_model
 GENERATORS = Registry('GENERATORS')          # ppfom.models.build_generator

@@ -7,7 +7,8 @@ import pytest
 
 from ppfom.datasets import FirstOrderDataset, read_video
 from ppfom.datasets.augmentation import ColorJitter, PairedAugmentation
-from ppfom.datasets.firstorder_dataset import DatasetError
+from ppfom.datasets.firstorder_dataset import DatasetError, iter_frames
+from ppfom.utils.video import VideoReader
 
 from conftest import decode, write_mp4
 
@@ -107,3 +108,16 @@ def test_non_square_video_is_centre_cropped(data_dir, tmp_path):
     video = read_video(str(tmp_path / 'wide.mp4'), (64, 64, 3))
     assert video.shape == (2, 64, 64, 3)
     assert np.abs(video * 255 - frames).mean() < 6  # bars cropped away (codec noise only)
+
+
+@pytest.mark.parametrize('name,count', [('paddlegan_mona7s.mp4', 211), ('opencv_megamind.avi', 270)])
+def test_training_decodes_the_frames_inference_decodes(data_dir, name, count):
+    """Variable-frame-rate files: the dataset sees every frame once, the same frames as the
+    predictor (ffmpeg's default raw output, which imageio's reader used, gives 212 and 271)."""
+    path = f'{data_dir}/videos/{name}'
+    training = list(iter_frames(path))
+    assert len(training) == count
+    inference = list(VideoReader(path).frames())
+    assert len(inference) == count
+    for i in (0, count // 2, count - 1):
+        assert np.array_equal(training[i], inference[i])

@@ -1,0 +1,18 @@
+"""The animation's default options, in one place: the CLI (``first-order-demo.py``), the Python
+API (:class:`~ppfom.apps.FirstOrderPredictor`) and the web app (:mod:`ppfom.apps.web`) all read
+them from here."""
+
+OUTPUT = 'output'             # --output: result folder
+FILENAME = 'result.mp4'       # --filename
+RATIO = 0.4                   # --ratio: pasted disc radius / crop side (0.5 reaches the edges)
+RATIO_RANGE = (0.1, 0.7)      # accepted --ratio values
+FACE_DETECTOR = 'blazeface'   # --face_detector (bundled, works offline)
+CROP_DRIVING = 'auto'         # --crop_driving
+CROP_DRIVING_CHOICES = ('auto', 'on', 'off')
+BATCH_SIZE = 1                # --batch_size: driving frames per network call
+ENHANCER = 'gfpgan'           # --enhancer
+ENHANCER_CHOICES = ('gfpgan', 'gpen')
+BACKEND = 'auto'              # --backend (see ppfom.apps.model_loading.make_backend)
+BACKEND_CHOICES = ('auto', 'eager', 'inference')
+PRECISION = 'auto'            # --precision
+PRECISION_CHOICES = ('auto', 'fp32', 'bf16')
