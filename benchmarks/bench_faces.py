@@ -9,16 +9,10 @@ driving frame, including detection, tracking, decoding, pasting and encoding.
 """
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 
-import imageio_ffmpeg
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(ROOT, '..', 'shared', 'data')
-sys.path.insert(0, ROOT)
+from common import DATA, add_run_options, first_frames
 
 
 def main():
@@ -27,15 +21,12 @@ def main():
     parser.add_argument('--config', default=None)
     parser.add_argument('--weight_path', default=None)
     parser.add_argument('--frames', type=int, default=48)
-    parser.add_argument('--batch_size', type=int, default=4)
-    parser.add_argument('--backend', default='auto')
+    add_run_options(parser)
     args = parser.parse_args()
     from ppfom.apps import FirstOrderPredictor
     tmp = tempfile.mkdtemp(prefix='ppfom-faces-')
-    clip = os.path.join(tmp, 'clip.mp4')
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-loglevel', 'error', '-i',
-                    os.path.join(DATA, 'videos', 'lp_d12.mp4'), '-frames:v', str(args.frames),
-                    clip], check=True)
+    clip = first_frames(os.path.join(DATA, 'videos', 'lp_d12.mp4'), args.frames,
+                        os.path.join(tmp, 'clip.mp4'))
     photo = os.path.join(DATA, 'images', 'paddlegan_multi_person_5faces.jpg')
     rows = []
     for faces, multi in (('1 (largest)', False), ('all 5', True)):

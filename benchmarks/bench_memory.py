@@ -17,9 +17,7 @@ import tempfile
 
 import imageio_ffmpeg
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(ROOT, '..', 'shared', 'data')
-sys.path.insert(0, ROOT)
+from common import DATA, ROOT, add_run_options, first_frames
 
 
 def write_random_weights(config, path, seed=0):
@@ -41,7 +39,7 @@ def run_child(args, video, weights, out_dir):
         f'weight_path={weights!r}, image_size={args.image_size}, batch_size={args.batch_size}, '
         f'backend={args.backend!r}, relative=True, adapt_scale=True, progress=False);'
         't = time.perf_counter();'
-        f'p.run({os.path.join(SHARED, "images", "paddlegan_fom_source.png")!r}, {video!r});'
+        f'p.run({os.path.join(DATA, "images", "paddlegan_fom_source.png")!r}, {video!r});'
         'print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
     seconds, rss = out.stdout.split()[-2:]
@@ -52,20 +50,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=os.path.join(ROOT, 'configs', 'firstorder_vox_256.yaml'))
     parser.add_argument('--image_size', type=int, default=256)
-    parser.add_argument('--video', default=os.path.join(SHARED, 'videos', 'paddlegan_fom_dv.mp4'))
+    parser.add_argument('--video', default=os.path.join(DATA, 'videos', 'paddlegan_fom_dv.mp4'))
     parser.add_argument('--short', type=int, default=200)
-    parser.add_argument('--batch_size', type=int, default=4)
-    parser.add_argument('--backend', default='auto')
+    add_run_options(parser)
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix='ppfom-bench-')
     weights = os.path.join(tmp, 'random.pdparams')
     write_random_weights(args.config, weights)
-    short = os.path.join(tmp, 'short.mp4')
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-loglevel', 'error', '-i', args.video,
-                    '-frames:v', str(args.short), '-c:v', 'libx264', '-qp', '0', short], check=True)
-    warm = os.path.join(tmp, 'warm.mp4')
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-loglevel', 'error', '-i', args.video,
-                    '-frames:v', '8', warm], check=True)
+    short = first_frames(args.video, args.short, os.path.join(tmp, 'short.mp4'), lossless=True)
+    warm = first_frames(args.video, 8, os.path.join(tmp, 'warm.mp4'))
     run_child(args, warm, weights, os.path.join(tmp, 'warm'))
     rows = []
     for label, video in (('short', short), ('long', args.video)):

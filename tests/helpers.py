@@ -1,4 +1,4 @@
-"""Test helpers: a small FOMM (fixture A's seeded weights) saved as a ppfom model."""
+"""Test helpers: a small FOMM (fixture A's seeded weights) saved as a ppfom model, empty files."""
 import json
 import os
 
@@ -7,6 +7,13 @@ import paddle
 import yaml
 
 from ppfom.utils.checkpoint import torch_to_paddle_state
+
+
+def empty_file(folder, name):
+    """Create ``folder/name`` with 0 bytes (an upload or a download that failed); its path."""
+    path = os.path.join(str(folder), name)
+    open(path, 'wb').close()
+    return path
 
 
 def original_to_paddlegan(model_params):

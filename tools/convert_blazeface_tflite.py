@@ -12,7 +12,6 @@ the operator list (``graph``, JSON) that ppfom's TFLite graph runner replays; on
 possible for it. No TensorFlow is needed (ppfom reads the flatbuffer itself).
 """
 import json
-import argparse
 import os
 import sys
 
@@ -23,12 +22,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ppfom.faceutils.face_detection.blazeface import convert_blazeface_tflite  # noqa: E402
 from ppfom.faceutils.face_detection.tflite_graph import graph_spec_from_tflite  # noqa: E402
 from ppfom.utils.checkpoint import atomic_save  # noqa: E402
+from ppfom.utils.cli import src_dst_parser  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='face_detection_short_range.tflite')
-    parser.add_argument('dst', help='output .npz (float16, bundled format) or .pdparams (float32)')
+    parser = src_dst_parser(__doc__, 'face_detection_short_range.tflite',
+                            'output .npz (float16, bundled format) or .pdparams (float32)')
     args = parser.parse_args(argv)
     try:
         state, graph = convert_blazeface_tflite(args.src), None

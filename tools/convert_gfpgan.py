@@ -8,11 +8,12 @@ nothing (the Paddle names are the official ones), transposes the linear weights 
 Use the output with ``--face_enhancement --enhancer gfpgan --enhancer_weights OUT.pdparams``.
 Exit status 1 with a one-line message on any error.
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ppfom.utils.cli import src_dst_parser  # noqa: E402
 
 
 def convert(src, dst):
@@ -31,9 +32,8 @@ def convert(src, dst):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('src', help='GFPGANv1.3.pth or GFPGANv1.4.pth (official release)')
-    parser.add_argument('dst', help='output .pdparams')
+    parser = src_dst_parser(__doc__, 'GFPGANv1.3.pth or GFPGANv1.4.pth (official release)',
+                            'output .pdparams')
     args = parser.parse_args(argv)
     if not os.path.isfile(args.src):
         parser.exit(1, f'error: {args.src} not found\n')

@@ -6,7 +6,6 @@ The output has PaddleGAN's layout (a flat dict, the names of ``param_names_s3fd.
 interchangeable with PaddleGAN's ``s3fd_paddle.pdparams``; pass it with ``--detector_weights``.
 PyTorch is not needed: the .pth is read by ppfom.utils.torch_pickle.
 """
-import argparse
 import os
 import sys
 
@@ -14,13 +13,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppfom.faceutils.face_detection.sfd_detector import convert_s3fd_state_dict  # noqa: E402
 from ppfom.utils.checkpoint import atomic_save  # noqa: E402
+from ppfom.utils.cli import src_dst_parser  # noqa: E402
 from ppfom.utils.torch_pickle import load_torch_checkpoint  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='face-alignment s3fd .pth file')
-    parser.add_argument('dst', help='output .pdparams file')
+    parser = src_dst_parser(__doc__, 'face-alignment s3fd .pth file',
+                            'output .pdparams file')
     args = parser.parse_args(argv)
     state = convert_s3fd_state_dict(load_torch_checkpoint(args.src))
     atomic_save(state, args.dst)

@@ -7,13 +7,15 @@
 #   INIT=ppfom/weights/ppfom_face64.pdparams tools/train_bundled.sh   # a new run from weights
 #
 # SETUP_ONLY=1 only builds the data folders.
-# RUN (default /work/runs/bundled) is outside the repository. Its data/train and data/test folders
-# are symlinks to the clips listed in the config (VIDEOS, default ../shared/data/videos); the
-# clips are never copied into the repository. On MAX_MINUTES the run gets SIGINT, which saves a
-# full checkpoint; the next call resumes from it.
+# RUN (default $PPFOM_RUNS/bundled, PPFOM_RUNS defaulting to output/runs in the repository, which
+# git ignores) holds the run: checkpoints, logs, data/ and landmarks/. Its data/train and
+# data/test folders are symlinks to the clips listed in the config (VIDEOS, default
+# ../shared/data/videos); the clips are never copied into the repository. On MAX_MINUTES the run
+# gets SIGINT, which saves a full checkpoint; the next call resumes from it.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-RUN="${RUN:-/work/runs/bundled}"
+PPFOM_RUNS="${PPFOM_RUNS:-$REPO/output/runs}"
+RUN="${RUN:-$PPFOM_RUNS/bundled}"
 VIDEOS="${VIDEOS:-$REPO/../shared/data/videos}"
 CONFIG="${CONFIG:-$REPO/configs/firstorder_bundled.yaml}"
 MAX_MINUTES="${MAX_MINUTES:-0}"

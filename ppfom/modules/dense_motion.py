@@ -1,19 +1,16 @@
 """Dense motion network: from sparse keypoint motions to a dense flow and an occlusion map
-(paper Sec. 3.2, Eq. 4-8)."""
+(paper Sec. 3.2, Eq. 4-8).
+
+A port of the original ``modules/dense_motion.py`` (PaddleGAN: ``ppgan/modules/dense_motion.py``),
+kept in the upstream's structure (its constructor shares a few lines with the keypoint
+detector's, as upstream).
+"""
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .first_order import (AntiAliasInterpolation2d, Hourglass, inverse_2x2, kp2gaussian,
-                          make_coordinate_grid)
-
-
-def _conv_head(in_features, out_features, mobile_net):
-    if not mobile_net:
-        return nn.Conv2D(in_features, out_features, (7, 7), padding=(3, 3))
-    return nn.Sequential(nn.Conv2D(in_features, in_features, 3, padding=1), nn.ReLU(),
-                         nn.Conv2D(in_features, in_features, 3, padding=1), nn.ReLU(),
-                         nn.Conv2D(in_features, out_features, 3, padding=1))
+from .first_order import (AntiAliasInterpolation2d, Hourglass, conv_head, inverse_2x2,
+                          kp2gaussian, make_coordinate_grid)
 
 
 class DenseMotionNetwork(nn.Layer):
@@ -42,8 +39,8 @@ class DenseMotionNetwork(nn.Layer):
                                    in_features=(num_kp + 1) * (num_channels + 1),
                                    max_features=max_features, num_blocks=num_blocks,
                                    mobile_net=mobile_net)
-        self.mask = _conv_head(self.hourglass.out_filters, num_kp + 1, mobile_net)
-        self.occlusion = (_conv_head(self.hourglass.out_filters, 1, mobile_net)
+        self.mask = conv_head(self.hourglass.out_filters, num_kp + 1, mobile_net)
+        self.occlusion = (conv_head(self.hourglass.out_filters, 1, mobile_net)
                           if estimate_occlusion_map else None)
         self.num_kp = num_kp
         self.scale_factor = scale_factor

@@ -71,6 +71,20 @@ def detach_kp(kp):
     return {key: value.detach() for key, value in kp.items()}
 
 
+def conv_head(in_features, out_features, mobile_net, padding=3, mobile_padding=1, relu=True):
+    """An output head: one 7x7 conv, or PaddleGAN's ``mobile_net`` stack of three 3x3 convs (with
+    a ReLU after the first two when ``relu``). Parameter names are PaddleGAN's (``head.weight``;
+    ``head.0.weight`` ... in the stack)."""
+    if not mobile_net:
+        return nn.Conv2D(in_features, out_features, (7, 7), padding=padding)
+    convs = [nn.Conv2D(in_features, in_features, 3, padding=mobile_padding),
+             nn.Conv2D(in_features, in_features, 3, padding=mobile_padding),
+             nn.Conv2D(in_features, out_features, 3, padding=mobile_padding)]
+    if relu:
+        convs = [convs[0], nn.ReLU(), convs[1], nn.ReLU(), convs[2]]
+    return nn.Sequential(*convs)
+
+
 class ResBlock2d(nn.Layer):
     """Pre-activation residual block (BN-ReLU-conv twice), keeps resolution and channels."""
 
@@ -121,79 +135,81 @@ def resize_nearest(x, size):
     return F.interpolate(x, size=list(size), mode='nearest')
 
 
-class UpBlock2d(nn.Layer):
-    """Decoder block: nearest 2x upsampling, conv, BN, ReLU."""
+class _ConvNormReLU(nn.Layer):
+    """Conv, BN, ReLU: the shared part of :class:`UpBlock2d`, :class:`DownBlock2d` and
+    :class:`SameBlock2d` (PaddleGAN's parameter names ``conv``, ``norm``)."""
 
-    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1):
+    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1,
+                 bias_attr=None):
         super().__init__()
         self.conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding,
-                              groups=groups)
+                              groups=groups, bias_attr=bias_attr)
         self.norm = nn.BatchNorm2D(out_features)
 
+    def conv_norm_relu(self, x):
+        return F.relu(self.norm(self.conv(x)))
+
+
+class UpBlock2d(_ConvNormReLU):
+    """Decoder block: nearest 2x upsampling, conv, BN, ReLU."""
+
     def forward(self, x):
-        return F.relu(self.norm(self.conv(upsample2x(x))))
+        return self.conv_norm_relu(upsample2x(x))
 
 
-class MobileUpBlock2d(nn.Layer):
-    """Depthwise-separable :class:`UpBlock2d` (PaddleGAN's ``mobile_net``)."""
+class _DepthwiseSeparable(nn.Layer):
+    """Depthwise 3x3 conv, BN, ReLU, then pointwise 1x1 conv, BN, ReLU: the shared part of
+    PaddleGAN's ``MobileUpBlock2d`` and ``MobileDownBlock2d`` (same parameter names)."""
 
     def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1):
         super().__init__()
         self.conv = nn.Conv2D(in_features, in_features, kernel_size, padding=padding,
                               groups=in_features, bias_attr=False)
-        self.conv1 = nn.Conv2D(in_features, out_features, 1, bias_attr=False)
         self.norm = nn.BatchNorm2D(in_features)
+        self.conv1 = nn.Conv2D(in_features, out_features, 1, bias_attr=False)
         self.norm1 = nn.BatchNorm2D(out_features)
 
-    def forward(self, x):
-        out = F.relu(self.norm(self.conv(upsample2x(x))))
+    def separable(self, x):
+        out = F.relu(self.norm(self.conv(x)))
         return F.relu(self.norm1(self.conv1(out)))
 
 
-class DownBlock2d(nn.Layer):
+class MobileUpBlock2d(_DepthwiseSeparable):
+    """Depthwise-separable :class:`UpBlock2d` (PaddleGAN's ``mobile_net``)."""
+
+    def forward(self, x):
+        return self.separable(upsample2x(x))
+
+
+def pool2x(x):
+    """2x2 average pooling of ``(N, C, H, W)`` (the down blocks' ``nn.AvgPool2D((2, 2))``)."""
+    return F.avg_pool2d(x, kernel_size=2)
+
+
+class DownBlock2d(_ConvNormReLU):
     """Encoder block: conv, BN, ReLU, 2x2 average pooling."""
 
-    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1):
-        super().__init__()
-        self.conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding,
-                              groups=groups)
-        self.norm = nn.BatchNorm2D(out_features)
-        self.pool = nn.AvgPool2D(kernel_size=(2, 2))
-
     def forward(self, x):
-        return self.pool(F.relu(self.norm(self.conv(x))))
+        return pool2x(self.conv_norm_relu(x))
 
 
-class MobileDownBlock2d(nn.Layer):
+class MobileDownBlock2d(_DepthwiseSeparable):
     """Depthwise-separable :class:`DownBlock2d` (PaddleGAN's ``mobile_net``)."""
 
-    def __init__(self, in_features, out_features, kernel_size=3, padding=1, groups=1):
-        super().__init__()
-        self.conv = nn.Conv2D(in_features, in_features, kernel_size, padding=padding,
-                              groups=in_features, bias_attr=False)
-        self.norm = nn.BatchNorm2D(in_features)
-        self.pool = nn.AvgPool2D(kernel_size=(2, 2))
-        self.conv1 = nn.Conv2D(in_features, out_features, 1, bias_attr=False)
-        self.norm1 = nn.BatchNorm2D(out_features)
-
     def forward(self, x):
-        out = F.relu(self.norm(self.conv(x)))
-        out = F.relu(self.norm1(self.conv1(out)))
-        return self.pool(out)
+        return pool2x(self.separable(x))
 
 
-class SameBlock2d(nn.Layer):
+class SameBlock2d(_ConvNormReLU):
     """Conv, BN, ReLU at constant resolution (the generator's first block)."""
 
     def __init__(self, in_features, out_features, groups=1, kernel_size=3, padding=1,
                  mobile_net=False):
-        super().__init__()
-        self.conv = nn.Conv2D(in_features, out_features, kernel_size, padding=padding,
-                              groups=groups, bias_attr=None if not mobile_net else False)
-        self.norm = nn.BatchNorm2D(out_features)
+        super().__init__(in_features, out_features, kernel_size, padding, groups,
+                         bias_attr=False if mobile_net else None)
 
     def forward(self, x):
-        return F.relu(self.norm(self.conv(x)))
+        return self.conv_norm_relu(x)
 
 
 class Encoder(nn.Layer):

@@ -1,19 +1,15 @@
-"""Unsupervised keypoint detector (paper Sec. 3.1 and 3.3)."""
+"""Unsupervised keypoint detector (paper Sec. 3.1 and 3.3).
+
+A port of the original ``modules/keypoint_detector.py`` (PaddleGAN:
+``ppgan/modules/keypoint_detector.py``), kept in the upstream's structure; the few constructor lines it shares with the dense motion
+network (the anti-aliased downsampling) are the upstream's own.
+"""
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..utils.registry import KP_DETECTORS
-from .first_order import AntiAliasInterpolation2d, Hourglass, make_coordinate_grid
-
-
-def _head(in_features, out_features, kernel_size, padding, mobile_net):
-    """A conv head: one 7x7 conv, or PaddleGAN's mobile stack of three 3x3 convs."""
-    if not mobile_net:
-        return nn.Conv2D(in_features, out_features, kernel_size, padding=padding)
-    return nn.Sequential(nn.Conv2D(in_features, in_features, 3, padding=padding),
-                         nn.Conv2D(in_features, in_features, 3, padding=padding),
-                         nn.Conv2D(in_features, out_features, 3, padding=padding))
+from .first_order import AntiAliasInterpolation2d, Hourglass, conv_head, make_coordinate_grid
 
 
 @KP_DETECTORS.register()
@@ -43,10 +39,11 @@ class KPDetector(nn.Layer):
                                    max_features=max_features, num_blocks=num_blocks,
                                    mobile_net=mobile_net)
         features = self.predictor.out_filters
-        self.kp = _head(features, num_kp, (7, 7), pad, mobile_net)
+        self.kp = conv_head(features, num_kp, mobile_net, pad, pad, relu=False)
         if estimate_jacobian:
             self.num_jacobian_maps = 1 if single_jacobian_map else num_kp
-            self.jacobian = _head(features, 4 * self.num_jacobian_maps, (7, 7), pad, mobile_net)
+            self.jacobian = conv_head(features, 4 * self.num_jacobian_maps, mobile_net, pad, pad,
+                                     relu=False)
             # start at the identity transform, as the original does
             last = self.jacobian[-1] if mobile_net else self.jacobian
             convs = list(self.jacobian) if mobile_net else [self.jacobian]

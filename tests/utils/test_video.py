@@ -6,6 +6,8 @@ import pytest
 
 from ppfom.utils.video import VideoReader, VideoReadError, VideoWriter
 
+from helpers import empty_file
+
 
 def test_reader_streams_every_frame_in_batches(data_dir):
     reader = VideoReader(f'{data_dir}/videos/tpsmm_driving.mp4')
@@ -54,10 +56,8 @@ def test_audio_is_muxed_from_the_driving_video(data_dir, tmp_path):
 def test_reader_errors(tmp_path):
     with pytest.raises(VideoReadError, match='not found'):
         VideoReader(str(tmp_path / 'missing.mp4'))
-    empty = tmp_path / 'empty.mp4'
-    empty.write_bytes(b'')
     with pytest.raises(VideoReadError, match='empty'):
-        VideoReader(str(empty))
+        VideoReader(empty_file(tmp_path, 'empty.mp4'))
 
 
 @pytest.mark.parametrize('name,count', [('paddlegan_mona7s.mp4', 211), ('opencv_megamind.avi', 270)])

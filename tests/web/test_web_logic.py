@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import write_small_model
+from helpers import empty_file, write_small_model
 from ppfom.apps import FirstOrderPredictor, NoFaceError
 from ppfom.apps import web
 from ppfom.utils.image_io import read_image
@@ -38,10 +38,8 @@ def test_photo_checks(data_dir, tmp_path):
     assert web.check_photo(f'{data_dir}/images/opencv_messi5.jpg') == (548, 342)
     with pytest.raises(web.InputError, match='upload a photo'):
         web.check_photo(None)
-    empty = tmp_path / 'empty.png'
-    empty.write_bytes(b'')
     with pytest.raises(web.InputError, match=r'empty.png is empty \(0 bytes\)'):
-        web.check_photo(str(empty))
+        web.check_photo(empty_file(tmp_path, 'empty.png'))
     with pytest.raises(web.InputError, match='lp_d2.mp4 is a video: put it in the Driving video'):
         web.check_photo(f'{data_dir}/videos/lp_d2.mp4')
     text = tmp_path / 'notes.jpg'
@@ -59,10 +57,8 @@ def test_video_checks(data_dir, tmp_path):
     web.check_video(f'{data_dir}/videos/opencv_megamind.avi')
     with pytest.raises(web.InputError, match='upload a driving video'):
         web.check_video('')
-    empty = tmp_path / 'clip.mp4'
-    empty.write_bytes(b'')
     with pytest.raises(web.InputError, match=r'clip.mp4 is empty \(0 bytes\)'):
-        web.check_video(str(empty))
+        web.check_video(empty_file(tmp_path, 'clip.mp4'))
     with pytest.raises(web.InputError, match='lp_s4.jpg is a still image, not a video'):
         web.check_video(f'{data_dir}/images/lp_s4.jpg')
 

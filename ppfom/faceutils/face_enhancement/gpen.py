@@ -1,5 +1,8 @@
 """GPEN: GAN-prior embedded network for blind face restoration, in PaddleGAN's layout.
 
+(Over 400 lines on purpose: a port of one upstream network, StyleGAN2 layers and the GPEN
+encoder together, kept in the upstream's order so it can be read side by side with it.)
+
 Source: Yang et al., "GAN Prior Embedded Network for Blind Face Restoration in the Wild",
 CVPR 2021 (Sec. 3: a CNN encoder whose per-level features replace StyleGAN2's noise inputs);
 reference implementations yangxy/GPEN ``face_model/gpen_model.py`` (``FullGenerator``) and

@@ -8,7 +8,8 @@ The 'clean' variant differs from the original StyleGAN2: weights are scaled at i
 run time, every resampling is ``bilinear`` with ``align_corners=False`` (no FIR blur), and the
 activation is a plain LeakyReLU(0.2) after ``x * sqrt(2)``, noise and bias.
 
-Parameter names equal the PyTorch ones (``style_convs.0.modulated_conv.weight`` ...); only the
+A port of upstream code: the lines it shares with ``gpen.py`` (rosinality's original StyleGAN2)
+are the two upstreams' own. Parameter names equal the PyTorch ones (``style_convs.0.modulated_conv.weight`` ...); only the
 2-D linear weights are stored transposed (Paddle's ``[in, out]``).
 """
 import math

@@ -11,7 +11,7 @@ import paddle.nn.functional as F
 from ...modules.dense_motion import DenseMotionNetwork
 from ...modules.first_order import (DownBlock2d, MobileDownBlock2d, MobileResBlock2d,
                                     MobileUpBlock2d, ResBlock2d, SameBlock2d, UpBlock2d,
-                                    make_coordinate_grid)
+                                    conv_head, make_coordinate_grid)
 from ...utils.registry import GENERATORS
 
 BORDER_PAD = 5  # PaddleGAN's inference-only border blend width, in feature pixels
@@ -105,19 +105,12 @@ class OcclusionAwareGenerator(nn.Layer):
         for i in range(num_bottleneck_blocks):
             self.bottleneck.add_sublayer('r' + str(i), res(width(num_down_blocks),
                                                            kernel_size=(3, 3), padding=(1, 1)))
-        if mobile_net:
-            self.final = nn.Sequential(
-                nn.Conv2D(block_expansion, block_expansion, 3, padding=1), nn.ReLU(),
-                nn.Conv2D(block_expansion, block_expansion, 3, padding=1), nn.ReLU(),
-                nn.Conv2D(block_expansion, num_channels, 3, padding=1))
-        else:
-            self.final = nn.Conv2D(block_expansion, num_channels, (7, 7), padding=(3, 3))
+        self.final = conv_head(block_expansion, num_channels, mobile_net)
         self.estimate_occlusion_map = estimate_occlusion_map
         self.num_channels = num_channels
-        self.inference = inference
-        self.mobile_net = mobile_net
-        self.compose_deformed = compose_deformed
-        self.resize_displacement = resize_displacement
+        # PaddleGAN's and ppfom's options (see above)
+        self.inference, self.mobile_net = inference, mobile_net
+        self.compose_deformed, self.resize_displacement = compose_deformed, resize_displacement
         if compose_deformed and not (estimate_occlusion_map and dense_motion_params):
             raise ValueError('compose_deformed needs dense_motion_params and estimate_occlusion_map')
 

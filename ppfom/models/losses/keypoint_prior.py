@@ -16,7 +16,7 @@ def keypoint_prior_loss(kp_value, landmarks, keypoints):
 
     Not in FOMM, whose keypoints are fully unsupervised: with the few identities of the bundled
     model's training clips they did not stay on the same part of an unseen face (see
-    ``docs/en_US/bundled_model_plan.md``). Config: ``loss_weights.keypoint_prior`` and
+    ``docs/dev/bundled_model_plan.md``). Config: ``loss_weights.keypoint_prior`` and
     ``train_params.landmark_keypoints``.
     """
     landmarks = paddle.to_tensor(landmarks, dtype=kp_value.dtype) \

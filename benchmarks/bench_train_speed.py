@@ -1,7 +1,7 @@
 """Measure training throughput (samples/s) of a config for a fixed wall time.
 
-    python tools/bench_train_speed.py -c configs/firstorder_bundled.yaml --seconds 120 \
-        -o dataset.train.dataroot=/work/runs/bundled/data
+    python benchmarks/bench_train_speed.py -c configs/firstorder_bundled.yaml --seconds 120 \
+        -o dataset.train.dataroot=output/runs/bundled/data
 
 Builds the real :class:`ppfom.engine.Trainer` (data loader, model, optimisers) and runs
 ``train_iter`` until ``--seconds`` have passed; the first ``--warmup`` iterations are not timed.

@@ -1,0 +1,26 @@
+"""What the benchmarks share: the repository on ``sys.path``, the sample data folder, the
+options every run takes, and cutting the first frames of a driving video."""
+import os
+import subprocess
+import sys
+
+import imageio_ffmpeg
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(os.environ.get('PPFOM_SHARED', os.path.join(ROOT, '..', 'shared')), 'data')
+sys.path.insert(0, ROOT)
+
+
+def add_run_options(parser, batch_size=4):
+    """``--batch_size`` and ``--backend`` (as ``first-order-demo.py``), on ``parser``."""
+    parser.add_argument('--batch_size', type=int, default=batch_size)
+    parser.add_argument('--backend', default='auto')
+
+
+def first_frames(video, count, out, lossless=False):
+    """Write the first ``count`` frames of ``video`` to ``out`` (H.264, lossless on request);
+    returns ``out``."""
+    codec = ['-c:v', 'libx264', '-qp', '0'] if lossless else []
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-loglevel', 'error', '-i', video,
+                    '-frames:v', str(count), *codec, out], check=True)
+    return out
