@@ -4,7 +4,8 @@
     python applications/tools/gradio_app.py            # then open http://127.0.0.1:7860
 
 The page binds to 127.0.0.1 (this machine only) unless --host says otherwise, and never opens a
-public gradio.live link unless --share is given. The app's logic lives in ppfom/apps/web.py, its page layout in ppfom/apps/web_page.py.
+public gradio.live link unless --share is given. The app's logic lives in ppfom/apps/web.py, its
+page layout in ppfom/apps/web_page.py.
 """
 import argparse
 import os
