@@ -90,12 +90,15 @@ def build_from_name(name_or_cfg, registry, **kwargs):
     return build_from_config(dict(cfg, **kwargs), registry)
 
 
-# One registry per kind; each kind has one builder next to its classes:
-MODELS = Registry('MODELS')                  # ppfom.models.build_model
-GENERATORS = Registry('GENERATORS')          # ppfom.models.build_generator
-KP_DETECTORS = Registry('KP_DETECTORS')      # ppfom.models.build_kp_detector
-DISCRIMINATORS = Registry('DISCRIMINATORS')  # ppfom.models.build_discriminator
-DATASETS = Registry('DATASETS')              # ppfom.datasets.build_dataset
-DETECTORS = Registry('DETECTORS')            # ppfom.faceutils.face_detection.build_detector
-ENHANCERS = Registry('ENHANCERS')            # ppfom.faceutils.face_enhancement.build_enhancer
+# One registry per kind, each with one builder next to its classes: build_model,
+# build_generator, build_kp_detector, build_discriminator (ppfom.models), build_dataset
+# (ppfom.datasets), build_detector (ppfom.faceutils.face_detection), build_enhancer
+# (ppfom.faceutils.face_enhancement); docs/dev/README.md lists them with their YAML keys.
+MODELS = Registry('MODELS')
+GENERATORS = Registry('GENERATORS')
+KP_DETECTORS = Registry('KP_DETECTORS')
+DISCRIMINATORS = Registry('DISCRIMINATORS')
+DATASETS = Registry('DATASETS')
+DETECTORS = Registry('DETECTORS')
 LANDMARKERS = Registry('LANDMARKERS')
+ENHANCERS = Registry('ENHANCERS')
