@@ -83,20 +83,20 @@ def build_from_config(cfg, registry, default_args=None):
     return obj_cls(**args)
 
 
-def build_from_name(name_or_cfg, registry, **kwargs):
-    """``build_from_config`` for a name or a config dict plus keyword options (``kwargs`` win):
-    ``build_from_name('sfd', DETECTORS, weights='s3fd.pdparams')``."""
-    cfg = dict(name_or_cfg) if isinstance(name_or_cfg, dict) else {'name': name_or_cfg}
-    return build_from_config(dict(cfg, **kwargs), registry)
 
+def build_by_name(name, registry, **kwargs):
+    """``registry[name](**kwargs)``, the ``build_detector('sfd', weights=...)`` style.
 
-# One registry per kind, each with one builder next to its classes: build_model,
-# build_generator, build_kp_detector, build_discriminator (ppfom.models), build_dataset
-# (ppfom.datasets), build_detector (ppfom.faceutils.face_detection), build_enhancer
-# (ppfom.faceutils.face_enhancement); docs/dev/README.md lists them with their YAML keys.
+    ``name`` may also be a config mapping (``{'name': 'blazeface', 'tiles': False}``), whose
+    options ``kwargs`` override. Raises as :func:`build_from_config`.
+    """
+    cfg = dict(name) if isinstance(name, dict) else {'name': name}
+    cfg.update(kwargs)
+    return build_from_config(cfg, registry)
+
 MODELS = Registry('MODELS')
 GENERATORS = Registry('GENERATORS')
-KP_DETECTORS = Registry('KP_DETECTORS')
+KP_DETECTORS = Registry('KP_DETECTORS')  # ppfom.models.build_kp_detector
 DISCRIMINATORS = Registry('DISCRIMINATORS')
 DATASETS = Registry('DATASETS')
 DETECTORS = Registry('DETECTORS')
