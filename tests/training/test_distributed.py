@@ -49,8 +49,10 @@ def test_two_process_launch_equals_one_process_on_combined_batch(tiny_dataroot, 
     assert launch.returncode == 0, out[-3000:]
     log = open(dp / 'run' / 'log.txt').read()
     assert 'batch 2 on 2 device(s)' in log and 'iter 2/2' in log
-    assert sorted(os.listdir(dp / 'run')) == ['checkpoint_last.pdparams', 'config.yaml', 'log.txt',
-                                              'weights_iter_0000002.pdparams']
+    # vdl/ (VisualDL logs) is there when VisualDL is installed
+    written = sorted(f for f in os.listdir(dp / 'run') if f != 'vdl')
+    assert written == ['checkpoint_last.pdparams', 'config.yaml', 'log.txt',
+                       'weights_iter_0000002.pdparams']
 
     rank0, rank1 = trainable(dp / 'rank0.npz'), trainable(dp / 'rank1.npz')
     reference = trainable(ref / 'rank0.npz')
