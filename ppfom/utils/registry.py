@@ -83,6 +83,17 @@ def build_from_config(cfg, registry, default_args=None):
     return obj_cls(**args)
 
 
+
+def build_by_name(name, registry, **kwargs):
+    """``registry[name](**kwargs)``, the ``build_detector('sfd', weights=...)`` style.
+
+    ``name`` may also be a config mapping (``{'name': 'blazeface', 'tiles': False}``), whose
+    options ``kwargs`` override. Raises as :func:`build_from_config`.
+    """
+    cfg = dict(name) if isinstance(name, dict) else {'name': name}
+    cfg.update(kwargs)
+    return build_from_config(cfg, registry)
+
 MODELS = Registry('MODELS')
 GENERATORS = Registry('GENERATORS')
 DISCRIMINATORS = Registry('DISCRIMINATORS')

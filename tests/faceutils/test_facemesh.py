@@ -35,7 +35,8 @@ def raw(fixtures_dir):
 
 @pytest.fixture(scope='module')
 def reference(fixtures_dir):
-    return json.load(open(os.path.join(fixtures_dir, 'facemesh_reference.json')))
+    with open(os.path.join(fixtures_dir, 'facemesh_reference.json')) as f:
+        return json.load(f)
 
 
 def fixture_cases(raw):
@@ -60,10 +61,13 @@ def test_bundled_model_is_mediapipe_s(reference):
     assert os.path.isfile(os.path.join(os.path.dirname(FACEMESH_WEIGHTS), 'NOTICE'))
 
 
-def test_network_matches_tflite(raw, landmarker):
-    """Every fixture case (random tensor and five face crops): landmarks and presence logit."""
+@pytest.mark.parametrize('batch_size', [1, 8])
+def test_network_matches_tflite(raw, batch_size):
+    """Every fixture case (random tensor and five face crops): landmarks and presence logit, one
+    crop per network call and all crops in one call (batch folded into depthwise channels)."""
     cases = fixture_cases(raw)
     batch = np.concatenate([raw[f'{c}/input'] for c in cases])
+    landmarker = build_landmarker('facemesh', batch_size=batch_size)
     points, logits = landmarker.run_net(batch)
     for i, c in enumerate(cases):
         np.testing.assert_allclose(points[i].reshape(-1), raw[f'{c}/conv2d_21'].reshape(-1),
@@ -280,7 +284,8 @@ def test_batch_equals_one_by_one(photos, detector, landmarker):
     for image, _ in photos.values():
         images.append(image)
         rois.append(rois_from_detections(detector.detect_with_landmarks(image))[0])
-    points, scores = landmarker.landmarks_batch(images, rois)
+    batched = build_landmarker('facemesh', batch_size=len(images))
+    points, scores = batched.landmarks_batch(images, rois)
     assert points.shape == (len(images), 468, 3) and scores.shape == (len(images),)
     for i, (image, roi) in enumerate(zip(images, rois)):
         np.testing.assert_allclose(points[i], landmarker.landmarks(image, roi), atol=1e-3)
@@ -288,7 +293,7 @@ def test_batch_equals_one_by_one(photos, detector, landmarker):
     # several ROIs of one image: the face and a patch of background (corner of the photo)
     image, roi = images[0], rois[0]
     corner = FaceROI(roi.width / 4, roi.width / 4, roi.width / 2, roi.width / 2, 0.0)
-    points, scores = landmarker.landmarks_batch(image, [roi, corner])
+    points, scores = batched.landmarks_batch(image, [roi, corner])
     np.testing.assert_allclose(points[0], landmarker.landmarks(image, roi), atol=1e-3)
     assert landmarker.is_face(scores).tolist() == [True, False]
     empty, none = landmarker.landmarks_batch(image, [])

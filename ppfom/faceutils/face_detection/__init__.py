@@ -12,7 +12,7 @@ Detectors: ``blazeface`` (MediaPipe BlazeFace short-range with tiling, bundled w
 offline; the default), ``blazeface_full`` (MediaPipe's full-range model, bundled) and ``sfd``
 (S3FD, 85 MB weights from PaddleGAN or face-alignment, ``--detector_weights``).
 """
-from ...utils.registry import DETECTORS, build_from_config
+from ...utils.registry import DETECTORS, build_by_name
 from .base import Detections
 from .blazeface_detector import BlazeFaceDetector, BlazeFaceFullRangeDetector
 from .sfd_detector import S3FD_URL, SFDDetector
@@ -30,6 +30,4 @@ def build_detector(name=DEFAULT_DETECTOR, **kwargs):
     Raises ``KeyError`` (listing the names) for an unknown detector and ``TypeError`` for an
     option it does not take.
     """
-    if isinstance(name, dict):
-        return build_from_config(dict(name, **kwargs), DETECTORS)
-    return build_from_config(dict(name=name, **kwargs), DETECTORS)
+    return build_by_name(name, DETECTORS, **kwargs)

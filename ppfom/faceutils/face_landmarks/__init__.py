@@ -14,7 +14,7 @@ Landmarkers: ``facemesh`` (MediaPipe FaceMesh, 468 points, bundled model, works 
 follow MediaPipe's recipe: :func:`roi_from_detection` (box + eyes of a BlazeFace detection) and
 :func:`roi_from_landmarks` (the previous frame's landmarks, for tracking).
 """
-from ...utils.registry import LANDMARKERS, build_from_config
+from ...utils.registry import LANDMARKERS, build_by_name
 from .facemesh import FACEMESH_WEIGHTS, NUM_LANDMARKS, FaceMeshLandmarker
 from .roi import (FaceROI, crop_roi, project_landmarks, roi_from_detection, roi_from_landmarks,
                   rois_from_detections)
@@ -32,6 +32,4 @@ def build_landmarker(name=DEFAULT_LANDMARKER, **kwargs):
     Raises ``KeyError`` (listing the names) for an unknown landmarker and ``TypeError`` for an
     option it does not take.
     """
-    if isinstance(name, dict):
-        return build_from_config(dict(name, **kwargs), LANDMARKERS)
-    return build_from_config(dict(name=name, **kwargs), LANDMARKERS)
+    return build_by_name(name, LANDMARKERS, **kwargs)
