@@ -9,6 +9,9 @@ Every landmarker is built from a config dict (``{'name': 'facemesh', **kwargs}``
   as x, negative towards the camera);
 - ``landmarks_batch(images, rois)``: N faces in one network run -> ``(N, 468, 3)`` and the ``(N,)``
   face-presence scores.
+- ``track(frames, detector=None)``: MediaPipe's video loop (detect, then follow the face with the
+  ROI from the previous frame's landmarks) -> ``(T, 468, 3)`` (NaN without a face), scores and
+  where the detector ran.
 
 Landmarkers: ``facemesh`` (MediaPipe FaceMesh, 468 points, bundled model, works offline). ROIs
 follow MediaPipe's recipe: :func:`roi_from_detection` (box + eyes of a BlazeFace detection) and

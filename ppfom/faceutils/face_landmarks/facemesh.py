@@ -15,7 +15,7 @@ import paddle
 from ...utils.registry import LANDMARKERS
 from ..face_detection.base import as_rgb_uint8
 from ..tflite import load_graph_net
-from .roi import as_roi, crop_roi, project_landmarks
+from .roi import as_roi, crop_roi, project_landmarks, roi_from_landmarks, rois_from_detections
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'weights')
 FACEMESH_WEIGHTS = os.path.join(WEIGHTS_DIR, 'face_landmark.tflite')
@@ -134,6 +134,49 @@ class FaceMeshLandmarker:
         """
         points, scores = self.landmarks_batch(image, [box_or_roi])
         return (points[0], float(scores[0])) if return_score else points[0]
+
+    def track(self, frames, detector=None):
+        """Landmarks through a video, as MediaPipe's ``FaceLandmarkFrontCpu`` graph in video mode
+        (one face): detect only when there is no face to follow, otherwise take the ROI from the
+        previous frame's landmarks (:func:`roi_from_landmarks`).
+
+        Each frame: with a followed ROI, run the network on it; without one, run ``detector`` and
+        take the ROI of its best face (:func:`roi_from_detection`, eyes level). A presence score
+        below ``presence_threshold`` ends the following (that frame gets no landmarks and the next
+        one is detected afresh), as does a frame without a detection.
+
+        Args:
+            frames: iterable of RGB uint8 ``(H, W, 3)`` frames.
+            detector: a ppfom face detector (``detect_with_landmarks``); ``None``: BlazeFace's
+                single pass (``build_detector('blazeface', tiles=False)``, MediaPipe's).
+        Returns:
+            ``(landmarks, scores, detected)``: ``(T, 468, 3)`` float32 pixels (NaN in frames
+            without a face), ``(T,)`` presence scores (0 where nothing was detected) and a
+            ``(T,)`` bool array, True where the detector ran.
+        """
+        if detector is None:
+            from ..face_detection import build_detector
+            detector = build_detector('blazeface', tiles=False)
+        points, scores, detected, roi = [], [], [], None
+        for frame in frames:
+            ran = roi is None
+            if ran:
+                found = detector.detect_with_landmarks(frame)
+                roi = rois_from_detections(found)[0] if len(found) else None
+            if roi is None:
+                lms, score = np.full((NUM_LANDMARKS, 3), np.nan, np.float32), 0.0
+            else:
+                lms, score = self.landmarks(frame, roi, return_score=True)
+                if self.is_face(score):
+                    roi = roi_from_landmarks(lms)
+                else:
+                    lms, roi = np.full_like(lms, np.nan), None
+            points.append(lms)
+            scores.append(score)
+            detected.append(ran)
+        if not points:
+            return np.zeros((0, NUM_LANDMARKS, 3), np.float32), np.zeros(0, np.float32), np.zeros(0, bool)
+        return np.stack(points), np.asarray(scores, np.float32), np.asarray(detected)
 
     def is_face(self, score):
         """MediaPipe's gate: ``score >= presence_threshold`` (works on arrays too)."""
