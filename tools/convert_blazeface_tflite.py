@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppfom.faceutils.face_detection.blazeface import convert_blazeface_tflite  # noqa: E402
-from ppfom.faceutils.face_detection.tflite_graph import graph_spec_from_tflite  # noqa: E402
+from ppfom.faceutils.tflite import graph_spec_from_tflite  # noqa: E402
 from ppfom.utils.checkpoint import atomic_save  # noqa: E402
 from ppfom.utils.cli import src_dst_parser  # noqa: E402
 

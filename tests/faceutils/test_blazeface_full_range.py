@@ -9,8 +9,8 @@ import pytest
 from ppfom.faceutils.face_detection import build_detector
 from ppfom.faceutils.face_detection.blazeface_detector import (
     FULL_RANGE_WEIGHTS, BlazeFaceFullRangeDetector, ssd_anchors)
-from ppfom.faceutils.face_detection.tflite_graph import build_graph_net, graph_spec_from_tflite
-from ppfom.faceutils.face_detection.tflite_reader import densify
+from ppfom.faceutils.tflite import build_graph_net, graph_spec_from_tflite
+from ppfom.faceutils.tflite import densify
 
 from face_helpers import read_rgb
 

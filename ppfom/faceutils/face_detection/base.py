@@ -30,23 +30,23 @@ def empty_detections(num_landmarks=None):
     return Detections(np.zeros((0, 5), np.float32), lms)
 
 
-def as_rgb_uint8(image):
+def as_rgb_uint8(image, what='a face detector'):
     """Check an image and return it as a C-contiguous RGB uint8 ``(H, W, 3)`` array.
 
     Accepts ``(H, W)`` or ``(H, W, 1)`` grayscale (replicated to three channels), ``(H, W, 3)`` RGB
-    and ``(H, W, 4)`` RGBA (the alpha channel is dropped).
+    and ``(H, W, 4)`` RGBA (the alpha channel is dropped). ``what`` names the caller in errors.
     Raises:
         TypeError: not a numpy uint8 array.
         ValueError: another shape, or an empty image.
     """
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
         got = image.dtype if isinstance(image, np.ndarray) else type(image).__name__
-        raise TypeError(f'a face detector takes an RGB uint8 numpy image, got {got}; convert with '
+        raise TypeError(f'{what} takes an RGB uint8 numpy image, got {got}; convert with '
                         '(img * 255).round().clip(0, 255).astype(np.uint8) for a [0, 1] float image')
     if image.ndim == 2:
         image = image[:, :, None]
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or min(image.shape[:2]) < 1:
-        raise ValueError(f'a face detector takes an (H, W, 3) RGB image (or gray / RGBA), got shape '
+        raise ValueError(f'{what} takes an (H, W, 3) RGB image (or gray / RGBA), got shape '
                          f'{image.shape}')
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)

@@ -13,7 +13,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .tflite_reader import read_tflite
+from ..tflite import read_tflite
 
 
 class BlazeBlock(nn.Layer):

@@ -6,7 +6,6 @@ graph (options in ``blazeface_reference.json``): letterbox the whole image into 
 crop; pad value -1), run the net, decode against 896 SSD anchors, sigmoid scores >= threshold,
 weighted NMS (IoU > 0.3), project back through the letterbox.
 """
-import json
 import os
 
 import cv2
@@ -17,7 +16,7 @@ from ...utils.checkpoint import describe_mismatch
 from ...utils.registry import DETECTORS
 from .base import Detections, as_rgb_uint8, box_iou, downscale, empty_detections
 from .blazeface import BLAZEFACE_SHAPES, BlazeFace
-from .tflite_graph import build_graph_net, graph_spec_from_tflite
+from ..tflite import load_graph_net
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'weights')
 SHORT_RANGE_WEIGHTS = os.path.join(WEIGHTS_DIR, 'blazeface_short_range.npz')
@@ -139,15 +138,7 @@ def load_full_range_model(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f'BlazeFace full-range weights not found: {path}; pass the file '
                                 'with --detector_weights')
-    if path.endswith('.tflite'):
-        spec, weights = graph_spec_from_tflite(path)
-    else:
-        with np.load(path) as z:
-            if 'graph' not in z.files:
-                raise ValueError(f'{path} is not a converted full-range BlazeFace (no graph entry)')
-            spec = json.loads(str(z['graph']))
-            weights = {k: z[k].astype(np.float32) for k in z.files if k != 'graph'}
-    return build_graph_net(spec, weights)
+    return load_graph_net(path, 'full-range BlazeFace')
 
 
 def load_blazeface_weights(path):
@@ -203,7 +194,7 @@ class BlazeFaceDetector:
     Args:
         model: ``'short_range'`` (MediaPipe's default, 128 px input, 896 anchors, the PaddleGAN
             architecture) or ``'full_range'`` (192 px, 2304 anchors, for faces up to ~5 m; run as
-            its TFLite graph, see :mod:`.tflite_graph`; registered as ``blazeface_full``).
+            its TFLite graph, see :mod:`ppfom.faceutils.tflite.graph`; registered as ``blazeface_full``).
         weights: ``None`` (the bundled conversion of MediaPipe's short-range model), or a path to
             PaddleGAN's ``blazeface.pdparams`` (same layer names and shapes, loaded unchanged), a
             MediaPipe ``.tflite`` or a converted ``.npz``.
