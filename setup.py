@@ -31,5 +31,6 @@ setup(
     package_data={'ppfom': ['configs/*.yaml', 'weights/*', 'faceutils/face_detection/weights/*']},
     python_requires='>=3.8',
     install_requires=requirements('requirements.txt'),
-    extras_require={'web': ['gradio>=5'], 'logs': ['visualdl'], 'onnx': ['paddle2onnx']},
+    extras_require={'web': ['gradio>=5'], 'logs': ['visualdl'], 'onnx': ['paddle2onnx'],
+                    'eval': requirements('requirements-eval.txt')},
 )
