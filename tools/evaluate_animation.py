@@ -22,7 +22,7 @@ from ppfom.metrics.animation import SIGNALS, median_scores, score_pair  # noqa: 
 from ppfom.metrics.face_analysis import EvalDependencyError, check_eval_dependencies  # noqa: E402
 
 
-def parse_args(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--pairs', nargs='+', required=True, metavar='PHOTO:VIDEO')
     parser.add_argument('--output', required=True, help='folder for scores.json and the sheets')
@@ -40,8 +40,13 @@ def parse_args(argv=None):
     parser.add_argument('--find_best_frame', action='store_true')
     parser.add_argument('--references', action='store_true',
                         help='add the static-photo and driver-against-itself rows')
-    parser.add_argument('--sheet_frames', type=int, default=6)
-    return parser.parse_args(argv)
+    parser.add_argument('--sheet_frames', type=int, default=6,
+                        help='tiles (driver | result) in each contact sheet')
+    return parser
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def resolve(path, data_dir, sub):

@@ -137,6 +137,14 @@ def face_crop_of(image, analyzer, scale=FACE_CROP_SCALE):
     return SquareCrop(int(round((x1 + x2 - side) / 2)), int(round((y1 + y2 - side) / 2)), side)
 
 
+def _photo_crop(photo, analyzer):
+    crop = face_crop_of(photo, analyzer)
+    if crop is None:
+        raise ValueError('dlib finds no face in the photo; score a photo with a visible frontal '
+                         'face')
+    return crop
+
+
 def _frames(video, max_frames):
     """Frames of a path (first ``max_frames``) or of an array/list, as a list of uint8 RGB."""
     if isinstance(video, (str, os.PathLike)):
@@ -221,10 +229,7 @@ def score_pair(photo, driving, result=None, max_frames=None, sheet_path=None, sh
         if crop is None:  # the photo at the result's size (the predictor may downscale it)
             photo_image = cv2.resize(photo_image, frame.shape[1::-1], interpolation=cv2.INTER_AREA) \
                 if photo_image.shape[:2] != frame.shape[:2] else photo_image
-            crop = face_crop_of(photo_image, analyzer)
-            if crop is None:
-                raise ValueError('dlib finds no face in the photo; score a photo with a '
-                                 'visible frontal face')
+            crop = _photo_crop(photo_image, analyzer)
         crops.append(crop_square(frame, crop, ANALYSIS_SIZE))
     if hasattr(result_frames, 'close'):
         result_frames.close()  # stop the decoder (and remove animate()'s temporary folder)
@@ -235,9 +240,9 @@ def score_pair(photo, driving, result=None, max_frames=None, sheet_path=None, sh
     driver = landmark_signals(driver_frames, analyzer)
     analysis = analyzer.analyze(crops, descriptors=True)
     result_signals = signals_from_landmarks(analysis['landmarks'])
-    photo_face = crop_square(photo_image, crop, ANALYSIS_SIZE) if crop_result else \
-        crop_square(photo_image, face_crop_of(photo_image, analyzer), ANALYSIS_SIZE)
-    photo_faces = analyzer.analyze([photo_face])
+    if crop is None:  # crop_result=False: the photo's own face crop, for its descriptor
+        crop = _photo_crop(photo_image, analyzer)
+    photo_faces = analyzer.analyze([crop_square(photo_image, crop, ANALYSIS_SIZE)])
     if not photo_faces['found'][0]:
         raise ValueError('dlib finds no landmarks in the photo\'s face crop; score another photo')
     photo_descriptor = photo_faces['descriptors'][0]
