@@ -90,3 +90,12 @@ def test_photo_without_a_face_is_a_one_line_error(data_dir, frames):
     dog = read_image(f'{data_dir}/images/lp_s25_dog_noface.jpg')
     with pytest.raises(ValueError, match='no face in the photo'):
         score_pair(dog, frames[:3], result=[dog] * 3, analyzer=get_analyzer())
+
+
+def test_score_pair_runs_the_predictor_itself(data_dir, tmp_path):
+    score = score_pair(f'{data_dir}/images/paddlegan_fom_source.png',
+                       f'{data_dir}/videos/lp_d2.mp4', max_frames=8, model='ppfom-face64',
+                       sheet_path=str(tmp_path / 'sheet.png'), sheet_frames=2)
+    assert score['frames'] == 8 and score['face_found'] == 1
+    assert score['identity_distance'] < 0.6 < score['identity_distance_driver']
+    assert cv2.imread(str(tmp_path / 'sheet.png')).shape == (192, 2 * 2 * 192, 3)
