@@ -94,7 +94,6 @@ def main(argv=None):
         kwargs = dict(relative=not args.no_relative, adapt_scale=not args.no_adapt_scale,
                       find_best_frame=args.find_best_frame, model=args.model,
                       weight_path=args.weight_path, config=args.config)
-        predictor = None
         from ppfom.apps.first_order_predictor import FirstOrderPredictor
         predictor = FirstOrderPredictor(audio=False, progress=False, **kwargs)
         os.makedirs(args.output, exist_ok=True)
@@ -133,9 +132,9 @@ def main(argv=None):
 
 def reference_rows(photo, video, max_frames, analyzer):
     """``static``: the photo unmoved as the result; ``self``: the driver as its own result."""
-    from ppfom.metrics.animation import _frames
+    from ppfom.metrics.animation import read_clip
     from ppfom.utils.image_io import read_image
-    frames, _ = _frames(video, max_frames)
+    frames, _ = read_clip(video, max_frames)
     image = read_image(photo)
     return {'static': score_pair(image, frames, result=[image] * len(frames), analyzer=analyzer),
             'self': score_pair(image, frames, result=frames, crop_result=False,

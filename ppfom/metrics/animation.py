@@ -145,8 +145,10 @@ def _photo_crop(photo, analyzer):
     return crop
 
 
-def _frames(video, max_frames):
-    """Frames of a path (first ``max_frames``) or of an array/list, as a list of uint8 RGB."""
+def read_clip(video, max_frames=None):
+    """``(frames, fps)`` of a driving clip: a video path (its first ``max_frames`` frames, its
+    frame rate) or frames ``(T, H, W, 3)`` uint8 RGB (25 fps assumed). Frames are a list of
+    ``(H, W, 3)`` uint8 RGB. Raises ``VideoReadError``/``ValueError`` for unreadable input."""
     if isinstance(video, (str, os.PathLike)):
         from ..utils.video import VideoReader
         reader = VideoReader(os.fspath(video))
@@ -207,7 +209,7 @@ def score_pair(photo, driving, result=None, max_frames=None, sheet_path=None, sh
     from ..faceutils.crop import crop_square
     from ..utils.image_io import read_image
     analyzer = analyzer or check_eval_dependencies()
-    driver_frames, fps = _frames(driving, max_frames)
+    driver_frames, fps = read_clip(driving, max_frames)
     if result is None:
         if not isinstance(photo, (str, os.PathLike)):
             raise ValueError('pass the photo as a path when the predictor is to run here')

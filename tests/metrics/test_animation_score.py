@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from ppfom.metrics.animation import (SIGNALS, landmark_signals, pearson, score_pair,
                                      signals_from_landmarks, spread_ratio)
 from ppfom.metrics.face_analysis import get_analyzer
@@ -16,6 +15,7 @@ from ppfom.utils.image_io import read_image
 
 from test_face_metrics import clip
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 import evaluate_animation  # noqa: E402
 

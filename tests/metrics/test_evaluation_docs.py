@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from conftest import ROOT
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 import evaluate_animation  # noqa: E402
 import main as train_cli  # noqa: E402

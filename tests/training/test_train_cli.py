@@ -84,6 +84,16 @@ def test_evaluate_only_prints_metrics_and_matches_the_python_api(tiny_opts, tiny
     value = metrics['reconstruction_l1']
     assert overall[2] == f'{value:.4f}' and overall[3] == f"({metrics['static_baseline_l1']:.4f})"
     assert 0 < value < 1
+    # the static baseline is mean |frame_t - frame_0| of the decoded test clips (first 6 frames)
+    names = [clip['name'] for clip in metrics['per_video']]
+    assert names == ['lp_d1.mp4', 'lp_d2.mp4']
+    from ppfom.datasets import read_video
+    diffs = []
+    for name in names:
+        video = read_video(os.path.join(tiny_dataroot, 'test', name), (64, 64, 3))[:6]
+        diffs.append(np.abs(video - video[:1]).reshape(len(video), -1).mean(axis=1))
+    assert metrics['static_baseline_l1'] == pytest.approx(np.concatenate(diffs).mean(), rel=1e-6)
+    assert metrics['static_baseline_l1'] > 0
     # the static baseline's frames are real faces: found, AKD > 0 after frame 0, nothing missing
     assert metrics['static_missing'] == 0 and metrics['static_akd'] > 0
     for key in ('akd', 'aed', 'missing', 'psnr', 'ssim'):
