@@ -32,5 +32,6 @@ setup(
                           'faceutils/face_landmarks/weights/*']},
     python_requires='>=3.8',
     install_requires=requirements('requirements.txt'),
-    extras_require={'web': ['gradio>=5'], 'logs': ['visualdl'], 'onnx': ['paddle2onnx']},
+    extras_require={'web': ['gradio>=5'], 'logs': ['visualdl'], 'onnx': ['paddle2onnx'],
+                    'eval': requirements('requirements-eval.txt')},
 )

@@ -11,24 +11,16 @@ import argparse
 import os
 import sys
 
-import cv2
-import numpy as np
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
+from ppfom.utils.contact_sheet import fit, grid, save_rgb, side_by_side, spread  # noqa: E402
 from ppfom.utils.video import VideoReader  # noqa: E402
 
 
 def pick_frames(path, count):
     reader = VideoReader(path)
-    n = reader.frame_count
-    wanted = set(np.linspace(0, n - 1, count).round().astype(int).tolist())
+    wanted = set(spread(reader.frame_count, count))
     return [f for i, f in enumerate(reader.frames()) if i in wanted]
-
-
-def fit(frame, width):
-    h = round(frame.shape[0] * width / frame.shape[1])
-    return cv2.resize(frame, (width, h), interpolation=cv2.INTER_AREA)
 
 
 def zoom_face(frames, scale=1.6):
@@ -61,13 +53,9 @@ def main(argv=None):
     tiles = [fit(f, args.width) for f in frames]
     if args.driving:
         drive = [fit(f, args.width // 2) for f in pick_frames(args.driving, args.frames)]
-        tiles = [np.concatenate([cv2.resize(d, (d.shape[1], t.shape[0])), t], axis=1)
-                 for d, t in zip(drive, tiles)]
-    rows = [np.concatenate(tiles[i:i + args.cols], axis=1) for i in range(0, len(tiles), args.cols)]
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+        tiles = [side_by_side(d, t) for d, t in zip(drive, tiles)]
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    cv2.imwrite(args.output, cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    save_rgb(args.output, grid(tiles, args.cols))
     print(args.output)
 
 

@@ -13,6 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppfom.datasets.firstorder_dataset import DatasetError  # noqa: E402
+from ppfom.metrics.face_analysis import EvalDependencyError  # noqa: E402
 from ppfom.models.losses.perceptual import PerceptualWeightsError  # noqa: E402
 from ppfom.utils.checkpoint import CheckpointError  # noqa: E402
 from ppfom.utils.config import ConfigError, get_config  # noqa: E402
@@ -29,7 +30,13 @@ def parse_args(argv=None):
                              'optimisers, schedulers, counters, RNG state); writes to its folder')
     parser.add_argument('--load', metavar='WEIGHTS', help='initialise the networks from weights')
     parser.add_argument('--evaluate-only', action='store_true',
-                        help='run the reconstruction evaluation on the test split and exit')
+                        help='run the reconstruction evaluation on the test split (L1, PSNR, SSIM, '
+                             'AKD, AED, missing, each beside the static baseline), write '
+                             'metrics.json and exit')
+    parser.add_argument('--max-frames', type=int, default=None, metavar='N',
+                        help='with --evaluate-only: only the first N frames of each test clip')
+    parser.add_argument('--no-face-metrics', action='store_true',
+                        help='with --evaluate-only: L1 only (no dlib needed)')
     parser.add_argument('--seed', type=int, default=None, help='random seed (default: cfg.seed or 0)')
     parser.add_argument('--output-dir', default=None,
                         help='run folder (default: output_dir/<config>-<time>, or the resume '
@@ -41,6 +48,9 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         cfg = get_config(args.config_file, args.opt)
+        if args.evaluate_only and not args.no_face_metrics:
+            from ppfom.metrics.face_analysis import check_eval_dependencies
+            check_eval_dependencies()  # fail in one line before any work
         from ppfom.engine import Trainer
         run_dir = args.output_dir or (os.path.dirname(os.path.abspath(args.resume))
                                       if args.resume else None)
@@ -51,14 +61,16 @@ def main(argv=None):
         if args.resume:
             trainer.resume(args.resume)
         if args.evaluate_only:
-            metrics = trainer.evaluate()
+            metrics = trainer.evaluate(face=not args.no_face_metrics,
+                                       max_frames=args.max_frames)
             if trainer.rank == 0:
-                print(f"Static baseline L1: {metrics['static_baseline_l1']:.6f}")
-                print(f"Reconstruction L1: {metrics['reconstruction_l1']:.6f}", flush=True)
+                from ppfom.metrics.report import format_metrics
+                print(format_metrics(metrics))
+                print(f"wrote {os.path.join(trainer.run_dir, 'metrics.json')}", flush=True)
             return 0
         trainer.train()
     except (ConfigError, DatasetError, CheckpointError, PerceptualWeightsError, KeyError,
-            TypeError, ValueError) as exc:
+            TypeError, ValueError, EvalDependencyError) as exc:
         if os.environ.get('PPFOM_DEBUG'):
             raise
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

@@ -23,7 +23,9 @@ def summarize(per_video):
     """Combine ``[{'name', 'l1': (T,), 'static_l1': (T,)}]`` into the metrics dict.
 
     ``reconstruction_l1`` / ``static_baseline_l1`` are means over all frames of all clips (the
-    original averages per frame); ``per_video`` keeps each clip's means and their ratio.
+    original averages per frame); ``per_video`` keeps each clip's means and their ratio. Items
+    may also hold the per-frame arrays of :data:`FACE_KEYS` (``psnr``, ``akd``, ...; NaN where
+    undefined): their NaN-skipping means are added per clip and overall.
     """
     all_l1 = np.concatenate([v['l1'] for v in per_video])
     all_static = np.concatenate([v['static_l1'] for v in per_video])
@@ -37,10 +39,28 @@ def summarize(per_video):
     return {'reconstruction_l1': recon, 'static_baseline_l1': static,
             'ratio_to_static': recon / static if static else None,
             'mean_clip_ratio_to_static': float(np.mean(ratios)) if ratios else None,
-            'num_videos': len(clips), 'num_frames': int(len(all_l1)), 'per_video': clips}
+            'num_videos': len(clips), 'num_frames': int(len(all_l1)), 'per_video': clips,
+            **_summarize_face(per_video, clips)}
 
 
-def evaluate_reconstruction(reconstruct, dataset, num_videos=None):
+FACE_KEYS = ('psnr', 'ssim', 'akd', 'aed', 'missing',
+             'static_psnr', 'static_ssim', 'static_akd', 'static_aed', 'static_missing')
+
+
+def _mean(values):
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else None
+
+
+def _summarize_face(per_video, clips):
+    keys = [k for k in FACE_KEYS if k in per_video[0]]
+    for v, clip in zip(per_video, clips):
+        clip.update({k: _mean(v[k]) for k in keys})
+    return {k: _mean(np.concatenate([v[k] for v in per_video])) for k in keys}
+
+
+def evaluate_reconstruction(reconstruct, dataset, num_videos=None, face=False):
     """Run the reconstruction protocol over a test dataset.
 
     Args:
@@ -48,14 +68,27 @@ def evaluate_reconstruction(reconstruct, dataset, num_videos=None):
             :meth:`ppfom.models.firstorder_model.FirstOrderModel.reconstruct`).
         dataset: items ``{'video': (T, 3, H, W) float32 in [0, 1], 'name': str}``.
         num_videos: only the first ``num_videos`` clips.
+        face: also PSNR, SSIM, AKD, AED and missing, for the model and the static baseline
+            (:mod:`ppfom.metrics.face_metrics`; needs ``ppfom[eval]``, else
+            :class:`~ppfom.metrics.face_analysis.EvalDependencyError` before any clip is run).
     Returns the :func:`summarize` dict.
     """
+    if face:
+        from .face_analysis import check_eval_dependencies
+        from .face_metrics import face_metrics, frame_psnr_ssim
+        check_eval_dependencies()
     per_video = []
     count = len(dataset) if num_videos is None else min(len(dataset), int(num_videos))
     for i in range(count):
         item = dataset[i]
         video = item['video']
         prediction = reconstruct(paddle.to_tensor(video)).numpy()
-        per_video.append({'name': item['name'], 'l1': frame_l1(prediction, video),
-                          'static_l1': static_baseline_l1(video)})
+        clip = {'name': item['name'], 'l1': frame_l1(prediction, video),
+                'static_l1': static_baseline_l1(video)}
+        if face:
+            clip['psnr'], clip['ssim'] = frame_psnr_ssim(prediction, video)
+            clip['static_psnr'], clip['static_ssim'] = frame_psnr_ssim(
+                np.broadcast_to(video[:1], video.shape), video)
+            clip.update(face_metrics(prediction, video))
+        per_video.append(clip)
     return summarize(per_video)

@@ -70,24 +70,40 @@ def test_two_iterations_then_resume_matches_uninterrupted_run(tiny_opts, tmp_pat
     assert any(not np.allclose(one[k], a[k]) for k in opt_keys)
 
 
-def test_evaluate_only_prints_l1_and_writes_metrics(tiny_opts, tiny_dataroot, tmp_path, capsys):
-    run(['-c', TINY_CONFIG, '-o', *tiny_opts, '--evaluate-only', '--output-dir', str(tmp_path)])
+def test_evaluate_only_prints_metrics_and_matches_the_python_api(tiny_opts, tiny_dataroot,
+                                                                   tmp_path, capsys):
+    run(['-c', TINY_CONFIG, '-o', *tiny_opts, '--evaluate-only', '--max-frames', '6',
+         '--output-dir', str(tmp_path / 'cli')])
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1].startswith('Reconstruction L1: ')
-    value = float(out[-1].split(': ')[1])
-    metrics = json.load(open(tmp_path / 'metrics.json'))
-    assert metrics['num_videos'] == 2 and metrics['num_frames'] == 16
-    assert abs(metrics['reconstruction_l1'] - value) < 1e-6 and 0 < value < 1
-    # the static baseline is mean |frame_t - frame_0| of the decoded test clips
+    assert out[-1] == f"wrote {tmp_path / 'cli' / 'metrics.json'}"
+    header, overall = out[-5].split(), out[-2].split()
+    assert header[:3] == ['clip', 'frames', 'L1'] and 'AKD' in header and 'AED' in header
+    assert overall[0] == 'overall' and overall[1] == '12'
+    metrics = json.load(open(tmp_path / 'cli' / 'metrics.json'))
+    assert metrics['num_videos'] == 2 and metrics['num_frames'] == 12
+    value = metrics['reconstruction_l1']
+    assert overall[2] == f'{value:.4f}' and overall[3] == f"({metrics['static_baseline_l1']:.4f})"
+    assert 0 < value < 1
+    # the static baseline is mean |frame_t - frame_0| of the decoded test clips (first 6 frames)
     names = [clip['name'] for clip in metrics['per_video']]
     assert names == ['lp_d1.mp4', 'lp_d2.mp4']
     from ppfom.datasets import read_video
     diffs = []
     for name in names:
-        video = read_video(os.path.join(tiny_dataroot, 'test', name), (64, 64, 3))
+        video = read_video(os.path.join(tiny_dataroot, 'test', name), (64, 64, 3))[:6]
         diffs.append(np.abs(video - video[:1]).reshape(len(video), -1).mean(axis=1))
     assert metrics['static_baseline_l1'] == pytest.approx(np.concatenate(diffs).mean(), rel=1e-6)
     assert metrics['static_baseline_l1'] > 0
+    # the static baseline's frames are real faces: found, AKD > 0 after frame 0, nothing missing
+    assert metrics['static_missing'] == 0 and metrics['static_akd'] > 0
+    for key in ('akd', 'aed', 'missing', 'psnr', 'ssim'):
+        assert key in metrics and key in metrics['per_video'][0]
+
+    from ppfom.engine import evaluate
+    api = evaluate(TINY_CONFIG, opts=tiny_opts, output_dir=str(tmp_path / 'api'), max_frames=6)
+    for key in ('reconstruction_l1', 'static_baseline_l1', 'akd', 'aed', 'missing',
+                'static_akd', 'static_aed', 'psnr', 'ssim'):
+        assert api[key] == metrics[key], key
 
 
 def test_bad_config_key_is_one_line_error(tiny_opts, tmp_path, capsys):
