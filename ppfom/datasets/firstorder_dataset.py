@@ -155,10 +155,14 @@ class FirstOrderDataset:
         cache_videos: keep up to this many decoded (resized) videos in memory per worker.
         max_frames: test phase: only the first ``max_frames`` frames of each clip (``None``: all).
         videos: only these entries (file or folder names) of the split, e.g. held-out clips.
-        landmarks_dir: train phase: folder of ``<entry>.npy`` face anchors (see
-            :mod:`ppfom.datasets.landmarks`; written by ``tools/make_landmarks.py``); items then
-            also carry ``source_landmarks`` / ``driving_landmarks`` ``(10, 2)`` (``NaN``: no face),
-            flipped with the frames.
+        landmarks_dir: folder of ``<entry>.npy`` face anchors or FaceMesh landmarks (see
+            :mod:`ppfom.datasets.landmarks`; written by ``tools/make_landmarks.py``); train items
+            then also carry ``source_landmarks`` / ``driving_landmarks`` ``(M, 2)`` (``NaN``: no
+            face), flipped and moved with the frames; test items carry ``landmarks``
+            ``(T, M, 2)``.
+        require_landmarks: train phase: draw only frames whose landmarks were found (for a
+            keypoint detector that reads landmarks, :class:`~ppfom.modules.landmark_keypoints.
+            LandmarkKPDetector`); a clip with fewer than 2 such frames is an error.
         pairs_list, create_frames_folder: accepted for PaddleGAN config compatibility; must be
             ``None`` / ``False``.
 
@@ -172,7 +176,7 @@ class FirstOrderDataset:
     def __init__(self, dataroot, phase='train', frame_shape=(256, 256, 3), id_sampling=False,
                  num_repeats=1, time_flip=True, transforms=None, seed=0, cache_videos=0,
                  max_frames=None, videos=None, pairs_list=None, create_frames_folder=False,
-                 landmarks_dir=None):
+                 landmarks_dir=None, require_landmarks=False):
         if phase not in ('train', 'test'):
             raise DatasetError(f"dataset phase must be 'train' or 'test', got {phase!r}")
         if pairs_list not in (None, 'None') or create_frames_folder:
@@ -220,16 +224,33 @@ class FirstOrderDataset:
         self.cache_videos = int(cache_videos)
         self._cache = OrderedDict()
         self.landmarks = None
-        if landmarks_dir and phase == 'train':
+        self.valid_frames = None
+        if require_landmarks and not landmarks_dir:
+            raise DatasetError('require_landmarks needs landmarks_dir (tools/make_landmarks.py)')
+        if landmarks_dir:
             self.landmarks = {}
             for path in self.videos:
                 try:
                     self.landmarks[path] = load_landmarks(landmarks_dir, path)
                 except (OSError, ValueError) as exc:
                     raise DatasetError(str(exc)) from exc
+        if require_landmarks and phase == 'train':
+            self.valid_frames = {}
+            for path, points in self.landmarks.items():
+                valid = np.flatnonzero(np.isfinite(points).all(axis=(1, 2)))
+                if len(valid) < 2:
+                    raise DatasetError(f'{path}: a face was found in {len(valid)} frame(s); '
+                                       'require_landmarks needs 2 or more (drop the clip)')
+                self.valid_frames[path] = valid
 
     def __len__(self):
         return len(self.items) * self.num_repeats
+
+    def _pick(self, path, n, rng):
+        """Two frame indices of ``path`` (``n`` frames), in time order."""
+        if self.valid_frames is not None:
+            return np.sort(rng.choice(self.valid_frames[path], 2, replace=True))
+        return np.sort(rng.choice(n, 2, replace=True))
 
     def _frames(self, path, rng):
         """Two frames of ``path`` (random, in time order): float32 ``(2, H, W, 3)`` and their
@@ -242,11 +263,11 @@ class FirstOrderDataset:
             video = self._cache[path]
         elif os.path.isdir(path):
             n = len(_frame_files(path))
-            indices = np.sort(rng.choice(n, 2, replace=True))
+            indices = self._pick(path, n, rng)
             return read_video(path, self.frame_shape, list(indices)), indices, n
         else:
             video = read_video(path, self.frame_shape)
-        indices = np.sort(rng.choice(len(video), 2, replace=True))
+        indices = self._pick(path, len(video), rng)
         return video[indices], indices, len(video)
 
     def __getitem__(self, idx):
@@ -255,10 +276,17 @@ class FirstOrderDataset:
         item = self.items[idx % len(self.items)]
         if self.phase == 'test':
             video = read_video(item[0], self.frame_shape)
+            out = {'video': video.transpose(0, 3, 1, 2).copy(), 'name': os.path.basename(item[0])}
+            if self.landmarks is not None:
+                points = self.landmarks[item[0]]
+                if len(points) != len(video):
+                    raise DatasetError(f'the landmarks of {item[0]} have {len(points)} frames, '
+                                       f'the clip {len(video)}; rewrite them with '
+                                       'tools/make_landmarks.py')
+                out['landmarks'] = points
             if self.max_frames:
-                video = video[:int(self.max_frames)]
-            return {'video': video.transpose(0, 3, 1, 2).copy(),
-                    'name': os.path.basename(item[0])}
+                out = {k: v[:int(self.max_frames)] if k != 'name' else v for k, v in out.items()}
+            return out
         rng = np.random.default_rng([self.seed, int(idx)])
         path = item[rng.integers(len(item))]
         frames, indices, length = self._frames(path, rng)
@@ -274,5 +302,6 @@ class FirstOrderDataset:
                'driving': frames[1].transpose(2, 0, 1).copy(),
                'seed': np.int64(rng.integers(2 ** 62))}
         if points is not None:
+            points = np.asarray(points, np.float32)
             out['source_landmarks'], out['driving_landmarks'] = points[0], points[1]
         return out

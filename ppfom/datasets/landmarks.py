@@ -18,12 +18,16 @@ The anchors come from BlazeFace's six landmarks (MediaPipe, bundled; see
 ``[-1, 1]`` over the frame as the dataset crops it (centre crop to ``frame_shape``'s aspect).
 Frames without a face are ``NaN`` and are left out of the loss.
 
-Files: ``<landmarks_dir>/<video entry>.npy``, float32 ``(T, 10, 2)``, written by
-``tools/make_landmarks.py``.
+Files: ``<landmarks_dir>/<video entry>.npy``, float32 ``(T, M, 2)``, written by
+``tools/make_landmarks.py``: ``M = 10`` BlazeFace anchors (above) or ``M = 468`` FaceMesh
+landmarks (``--landmarks facemesh``; the keypoints of
+:class:`~ppfom.modules.landmark_keypoints.LandmarkKPDetector` are measured from them).
 """
 import os
 
 import numpy as np
+
+from ..modules.landmark_keypoints import NUM_LANDMARKS, load_canonical_face
 
 ANCHORS = ('right_eye', 'left_eye', 'nose', 'mouth', 'right_ear', 'left_ear', 'chin', 'forehead',
            'right_cheek', 'left_cheek')
@@ -79,23 +83,37 @@ def landmarks_path(landmarks_dir, video_path):
     return os.path.join(landmarks_dir, os.path.basename(os.path.normpath(video_path)) + '.npy')
 
 
+def mirror_order(num_points):
+    """Index of each point after a horizontal flip, for the 10 anchors or FaceMesh's 468
+    landmarks; ``ValueError`` for another count."""
+    if num_points == NUM_ANCHORS:
+        return np.asarray(MIRROR)
+    if num_points == NUM_LANDMARKS:
+        return load_canonical_face()[1]
+    raise ValueError(f'{num_points} landmarks per frame: expected {NUM_ANCHORS} (BlazeFace '
+                     f'anchors) or {NUM_LANDMARKS} (FaceMesh)')
+
+
 def load_landmarks(landmarks_dir, video_path):
-    """The ``(T, 10, 2)`` anchors of ``video_path``; raises ``FileNotFoundError`` naming the file
-    and the command that writes it, ``ValueError`` for a file of another shape."""
+    """The ``(T, M, 2)`` anchors or landmarks of ``video_path``; raises ``FileNotFoundError``
+    naming the file and the command that writes it, ``ValueError`` for a file of another
+    shape."""
     path = landmarks_path(landmarks_dir, video_path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'no landmarks for {video_path} ({path}); write them with '
                                 f'python tools/make_landmarks.py --dataroot <dataroot> --out '
                                 f'{landmarks_dir}')
     points = np.load(path)
-    if points.ndim != 3 or points.shape[1:] != (NUM_ANCHORS, 2):
+    if points.ndim != 3 or points.shape[1:] not in ((NUM_ANCHORS, 2), (NUM_LANDMARKS, 2)):
         raise ValueError(f'{path} holds an array of shape {points.shape}, not (T, {NUM_ANCHORS}, '
-                         '2); rewrite it with tools/make_landmarks.py')
+                         f'2) or (T, {NUM_LANDMARKS}, 2); rewrite it with tools/make_landmarks.py')
     return points.astype(np.float32)
 
 
 def flip_anchors(points):
-    """Anchors of the horizontally flipped frame: ``x -> -x`` and left/right swapped."""
-    points = np.asarray(points)[..., MIRROR, :].copy()
+    """Anchors or landmarks ``(..., M, 2)`` of the horizontally flipped frame: ``x -> -x`` and
+    left/right swapped (:func:`mirror_order`)."""
+    points = np.asarray(points)
+    points = points[..., mirror_order(points.shape[-2]), :].copy()
     points[..., 0] = -points[..., 0]
     return points

@@ -222,7 +222,10 @@ class Trainer:
         """VisualDL image grid: source | driving | prediction of the first item."""
         self.model.eval()
         with paddle.no_grad():
-            pred = self.model.reconstruct_pair(batch['source'][:1], batch['driving'][:1])
+            landmarks = [batch[k][:1] if batch.get(k) is not None else None
+                         for k in ('source_landmarks', 'driving_landmarks')]
+            pred = self.model.reconstruct_pair(batch['source'][:1], batch['driving'][:1],
+                                               *landmarks)
         self.model.train()
         row = paddle.concat([batch['source'][:1], batch['driving'][:1], pred], axis=3)[0]
         self.vdl.add_image('train/source_driving_prediction',

@@ -64,9 +64,10 @@ def evaluate_reconstruction(reconstruct, dataset, num_videos=None, face=False):
     """Run the reconstruction protocol over a test dataset.
 
     Args:
-        reconstruct: callable ``(T, 3, H, W) tensor -> (T, 3, H, W) tensor`` (e.g.
+        reconstruct: callable ``(T, 3, H, W) tensor[, landmarks] -> (T, 3, H, W) tensor`` (e.g.
             :meth:`ppfom.models.firstorder_model.FirstOrderModel.reconstruct`).
-        dataset: items ``{'video': (T, 3, H, W) float32 in [0, 1], 'name': str}``.
+        dataset: items ``{'video': (T, 3, H, W) float32 in [0, 1], 'name': str}`` (and
+            ``'landmarks'`` ``(T, M, 2)``, passed on, when the dataset has them).
         num_videos: only the first ``num_videos`` clips.
         face: also PSNR, SSIM, AKD, AED and missing, for the model and the static baseline
             (:mod:`ppfom.metrics.face_metrics`; needs ``ppfom[eval]``, else
@@ -82,7 +83,10 @@ def evaluate_reconstruction(reconstruct, dataset, num_videos=None, face=False):
     for i in range(count):
         item = dataset[i]
         video = item['video']
-        prediction = reconstruct(paddle.to_tensor(video)).numpy()
+        if item.get('landmarks') is not None:       # a keypoint detector that reads landmarks
+            prediction = reconstruct(paddle.to_tensor(video), item['landmarks']).numpy()
+        else:
+            prediction = reconstruct(paddle.to_tensor(video)).numpy()
         clip = {'name': item['name'], 'l1': frame_l1(prediction, video),
                 'static_l1': static_baseline_l1(video)}
         if face:

@@ -64,7 +64,7 @@ def build_lr_schedulers_and_optimizers(nets, lr_cfg, optim_cfg):
     _check_keys(optim_cfg, ('beta1', 'beta2', 'epsilon', 'weight_decay'), 'optimizer')
     schedulers, optimizers = {}, {}
     for net, layer in nets.items():
-        if layer is None:
+        if layer is None or not layer.parameters():   # e.g. a keypoint detector that reads landmarks
             continue
         schedulers[net] = paddle.optimizer.lr.MultiStepDecay(
             learning_rate=float(lr_cfg.get(f'lr_{net}', 2e-4)),
@@ -200,8 +200,9 @@ class FirstOrderModel:
             saved.append((generated['prediction'].detach(),
                           generated['kp_driving']['value'].detach()))
         for net in ('generator', 'kp_detector'):
-            self.optimizers[net].step()
-            self.optimizers[net].clear_grad()
+            if net in self.optimizers:
+                self.optimizers[net].step()
+                self.optimizers[net].clear_grad()
         self.discriminator.clear_gradients()
         if self.use_gan:
             for i, (part, (prediction, kp_value)) in enumerate(zip(chunks, saved)):
@@ -214,24 +215,36 @@ class FirstOrderModel:
         return logs
 
     # -- inference ------------------------------------------------------------------------
+    def keypoints(self, frames, landmarks=None):
+        """Keypoints of ``frames`` ``(N, 3, H, W)``, or of their ``landmarks`` ``(N, 468, 2)`` when
+        the keypoint detector reads landmarks (``ValueError`` when they are missing)."""
+        if getattr(self.kp_detector, 'takes_landmarks', False):
+            if landmarks is None:
+                raise ValueError("this model's keypoint detector reads face landmarks: give them "
+                                 '(dataset landmarks_dir, tools/make_landmarks.py)')
+            return self.kp_detector(paddle.to_tensor(landmarks, dtype='float32'))
+        return self.kp_detector(frames)
+
     @paddle.no_grad()
-    def reconstruct(self, video, chunk=16):
+    def reconstruct(self, video, landmarks=None, chunk=16):
         """FOMM's reconstruction protocol (original ``reconstruction.py``): source = frame 0, every
         frame re-driven with absolute keypoints.
 
         Args:
             video: ``(T, 3, H, W)`` float32 tensor in ``[0, 1]``.
+            landmarks: ``(T, 468, 2)`` in ``[-1, 1]``, for a keypoint detector that reads them.
         Returns ``(T, 3, H, W)`` predictions. The networks are put in eval mode.
         """
         self.eval()
         source = video[:1]
-        kp_source = self.kp_detector(source)
+        kp_source = self.keypoints(source, None if landmarks is None else landmarks[:1])
         features = self.generator.encode_source(source)
         out = []
         for start in range(0, video.shape[0], chunk):
             driving = video[start:start + chunk]
             t = driving.shape[0]
-            kp_driving = self.kp_detector(driving)
+            kp_driving = self.keypoints(
+                driving, None if landmarks is None else landmarks[start:start + chunk])
             kp_src = {k: v.expand([t] + list(v.shape[1:])) for k, v in kp_source.items()}
             pred = self.generator(source.expand([t] + list(source.shape[1:])), kp_driving=kp_driving,
                                   kp_source=kp_src,
@@ -240,9 +253,11 @@ class FirstOrderModel:
         return paddle.concat(out, axis=0)
 
     @paddle.no_grad()
-    def reconstruct_pair(self, source, driving):
-        """Animate ``source`` with ``driving`` (absolute keypoints); ``(N, 3, H, W)`` each."""
-        kp_source, kp_driving = self.kp_detector(source), self.kp_detector(driving)
+    def reconstruct_pair(self, source, driving, source_landmarks=None, driving_landmarks=None):
+        """Animate ``source`` with ``driving`` (absolute keypoints); ``(N, 3, H, W)`` each (and
+        their landmarks ``(N, 468, 2)`` for a keypoint detector that reads them)."""
+        kp_source = self.keypoints(source, source_landmarks)
+        kp_driving = self.keypoints(driving, driving_landmarks)
         return self.generator(source, kp_driving=kp_driving, kp_source=kp_source)['prediction']
 
     # -- state ----------------------------------------------------------------------------

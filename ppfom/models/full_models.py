@@ -69,8 +69,15 @@ class GeneratorFullModel(nn.Layer):
         # gradient, so the source image (warped by the dense motion network) is marked as one.
         source = source.detach()
         source.stop_gradient = False
-        kp_source = self.kp_extractor(source)
-        kp_driving = self.kp_extractor(driving)
+        if getattr(self.kp_extractor, 'takes_landmarks', False):
+            if source_landmarks is None or driving_landmarks is None:
+                raise ValueError('a keypoint detector that reads landmarks needs them in the '
+                                 'batch: set dataset.train.landmarks_dir and require_landmarks')
+            kp_source = self.kp_extractor(source_landmarks)
+            kp_driving = self.kp_extractor(driving_landmarks)
+        else:
+            kp_source = self.kp_extractor(source)
+            kp_driving = self.kp_extractor(driving)
         generated = self.generator(source, kp_source=kp_source, kp_driving=kp_driving)
         generated.update({'kp_source': kp_source, 'kp_driving': kp_driving})
         losses = {}

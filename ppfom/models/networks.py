@@ -6,6 +6,7 @@ pair of networks, each built from its registry with the class its own section na
 ``OcclusionAwareGenerator``), so PaddleGAN's YAMLs, which name neither, keep working.
 """
 from ..modules.keypoint_detector import KPDetector  # noqa: F401  (fills KP_DETECTORS)
+from ..modules.landmark_keypoints import LandmarkKPDetector  # noqa: F401  (fills KP_DETECTORS)
 from ..utils.checkpoint import load_fomm_state, load_into
 from ..utils.registry import GENERATORS
 from .builder import build_generator, build_kp_detector
