@@ -140,9 +140,13 @@ class DrivingCropper:
     """Crops the driving frames around the face when the video is not a face crop.
 
     ``prepare(reader)`` tracks the face through every frame (a decoding pass with a fast detector)
-    when cropping is on, or with ``auto`` when the frame is not square or the face, detected on
-    about 8 frames, fills less than ``auto_crop_below`` of it; then ``__call__(frames, start)``
-    crops a batch whose first frame has index ``start``.
+    unless ``crop_driving`` is ``off``. When the photo is face-cropped (``options.crop``), ``auto``
+    and ``on`` frame the driving face by the photo's rule (:func:`~ppfom.faceutils.tracking.
+    anchored_crops`: side from frame 0's face found by ``detect_anchor``, centre following the
+    face). Otherwise ``on`` always crops (:func:`~ppfom.faceutils.tracking.smooth_crops`), and
+    ``auto`` only when the frame is not square or the face, detected on about 8 frames, fills less
+    than ``auto_crop_below`` of it. Then ``__call__(frames, start)`` crops a batch whose first
+    frame has index ``start``.
     """
 
     def __init__(self, detect, options, detect_anchor=None):

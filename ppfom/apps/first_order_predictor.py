@@ -44,7 +44,9 @@ class FirstOrderPredictor:
         paste: ``head`` (default: a feathered mask of the head from FaceMesh landmarks; neck,
             clothes and background stay the photo's) or ``disc`` (PaddleGAN's disc).
         ratio: radius / crop side of the pasted disc (PaddleGAN's ``--ratio``; ``paste='disc'``).
-        crop_driving: ``auto`` (crop when the driving face is small), ``on`` or ``off``.
+        crop_driving: ``auto`` or ``on`` (with ``crop``: frame the driving face by the photo's
+            crop rule; without: ``auto`` crops only non-square frames or small faces, ``on``
+            always) or ``off`` (never).
         face_enhancement: restore each animated face with ``enhancer`` (``gfpgan`` or ``gpen``,
             or a registry config dict ``{'name': ..., **kwargs}``) whose weights are
             ``enhancer_weights`` (downloaded when not given).
