@@ -128,10 +128,16 @@ class LandmarkKPDetector(nn.Layer):
         n = landmarks.shape[0]
         weights = self.weights                                             # (K+1, L)
         value = paddle.matmul(weights, landmarks)                          # (N, K+1, 2)
-        # cross moment sum_l w_kl (p_l - mu_k)(c_l - nu_k)^T = sum_l w_kl p_l c_l^T - mu_k nu_k^T
-        outer = landmarks.unsqueeze(-1) * self.canonical.unsqueeze(0).unsqueeze(-2)  # (N, L, 2, 2)
+        # cross moment sum_l w_kl (p_l - mu_k)(c_l - nu_k)^T = sum_l w_kl p_l c_l^T - mu_k nu_k^T,
+        # with both point sets first moved to their mean (the fit does not depend on it; it keeps
+        # float32 from cancelling digits)
+        offset = self.canonical.mean(axis=0)
+        canonical, centroid = self.canonical - offset, self.canonical_centroid - offset
+        points = landmarks - landmarks.mean(axis=1, keepdim=True)
+        points_centroid = paddle.matmul(weights, points)
+        outer = points.unsqueeze(-1) * canonical.unsqueeze(0).unsqueeze(-2)   # (N, L, 2, 2)
         cross = paddle.matmul(weights, outer.reshape([n, -1, 4])).reshape([n, -1, 2, 2])
-        cross = cross - value.unsqueeze(-1) * self.canonical_centroid.unsqueeze(0).unsqueeze(-2)
+        cross = cross - points_centroid.unsqueeze(-1) * centroid.unsqueeze(0).unsqueeze(-2)
         global_affine = paddle.matmul(cross[:, -1:], self.inverse_moment[-1:])  # (N, 1, 2, 2)
         pulled = cross + self.ridge_scale.reshape([1, -1, 1, 1]) * global_affine
         jacobian = paddle.matmul(pulled, self.inverse_moment.unsqueeze(0))
