@@ -1,4 +1,7 @@
 """Uncropped driving videos are cropped around the face automatically; face crops are kept."""
+import importlib.util
+import os
+
 import numpy as np
 import pytest
 
@@ -6,6 +9,9 @@ from ppfom.apps.faces import DrivingCropper, FaceOptions, select_face_crops
 from ppfom.faceutils.crop import crop_square
 from ppfom.faceutils.face_detection import build_detector
 from ppfom.utils.video import VideoReader
+
+DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                    'applications', 'tools', 'first-order-demo.py')
 
 
 def test_interview_video_is_cropped_around_the_face(data_dir):
@@ -52,3 +58,35 @@ def test_driving_frame_showing_the_photo_is_cropped_as_the_photo(data_dir, clip)
     assert len({c.size for c in cropper.crops}) == 1 and len(cropper.crops) == reader.frame_count
     first = next(reader.batches(1))
     np.testing.assert_array_equal(cropper(first, 0)[0], crop_square(photo, crop, crop.size))
+
+
+def _first_frames(path, n):
+    frames = []
+    for batch in VideoReader(path).batches(n):
+        frames.extend(batch)
+        break
+    return frames[:n]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('clip, motion', [('lp_d2.mp4', []),                      # tight crop
+                                          ('lp_d2.mp4', ['--relative']),
+                                          ('paddlegan_mona7s.mp4', [])])           # small face
+def test_clip_re_driving_its_first_frame_returns_it_at_frame_0(data_dir, tmp_path, clip, motion):
+    """Issue 11: the photo is frame 0 of the driving clip; through the CLI, the result's frame 0
+    is the photo (up to the model's rendering at rest and the encoder), with absolute motion too.
+    Before the photo's framing rule was used for the driving video, a tight clip came out
+    zoomed at frame 0 (L1 0.040 on lp_d2 with absolute motion)."""
+    import imageio.v2 as iio
+    spec = importlib.util.spec_from_file_location('first_order_demo', DEMO)
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    frames = _first_frames(f'{data_dir}/videos/{clip}', 8)
+    iio.imwrite(tmp_path / 'photo.png', frames[0])
+    iio.mimwrite(tmp_path / 'driving.mp4', frames, fps=25, macro_block_size=1, quality=10)
+    assert demo.main(['--source_image', str(tmp_path / 'photo.png'), '--driving_video',
+                      str(tmp_path / 'driving.mp4'), '--output', str(tmp_path)] + motion) in (0, None)
+    result = next(VideoReader(str(tmp_path / 'result.mp4')).batches(1))[0]
+    h, w = frames[0].shape[:2]
+    l1 = np.abs(result[:h, :w].astype(float) - frames[0]).mean() / 255
+    assert l1 < 0.015, l1
