@@ -14,11 +14,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 
 def build_parser():
     from ppfom.apps import defaults
+    from ppfom.utils.model_zoo import MODEL_ZOO
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     add = parser.add_argument
     add('--config', default=None, help='YAML with a model section (default: the model\'s own)')
     add('--weight_path', default=None, help='FOMM weights (.pdparams); default: download/bundled')
-    add('--model', default=None, help='model zoo name: vox256, vox512, vox-mobile')
+    add('--model', default=None,
+        help=f"model zoo name ({', '.join(MODEL_ZOO)}; default: the bundled model)")
     add('--source_image', required=True, help='the photo to animate')
     add('--driving_video', required=True, help='the video whose motion is transferred')
     add('--output', default=defaults.OUTPUT, help='output folder')
@@ -41,7 +43,8 @@ def build_parser():
     add('--no_crop', action='store_true',
         help='animate the whole image instead of the face (the original FOMM demo)')
     add('--crop_driving', default=defaults.CROP_DRIVING, choices=defaults.CROP_DRIVING_CHOICES,
-        help='crop the driving video around the face (auto: when the face is small)')
+        help='crop the driving video around the face (auto: as the photo is framed when the '
+             'photo is cropped; with --no_crop, when the frame is not square or the face small)')
     add('--image_size', type=int, default=None, help='network resolution: 256 or 512')
     add('--batch_size', type=int, default=defaults.BATCH_SIZE,
         help='driving frames per network call')
