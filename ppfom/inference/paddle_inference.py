@@ -68,10 +68,11 @@ def check_precision(precision, device='cpu'):
 
 
 def make_config(model_file, params_file, precision='fp32', threads=None, device='cpu',
-                tensorrt=False, gpu_memory_mb=512):
+                tensorrt=False, gpu_memory_mb=512, onednn=True):
     """A ``paddle.inference.Config`` for one program.
 
-    CPU: oneDNN on, ``threads`` math threads (default: all cores), bf16 through oneDNN when
+    CPU: oneDNN on (unless ``onednn=False``: Paddle's own CPU kernels, fp32 only),
+    ``threads`` math threads (default: all cores), bf16 through oneDNN when
     ``precision='bf16'``. GPU: ``gpu_memory_mb`` initial pool on GPU 0, TensorRT (fp32) when
     ``tensorrt``. Raises ``RuntimeError`` for ``device='gpu'`` on a CPU-only Paddle build.
     """
@@ -90,6 +91,13 @@ def make_config(model_file, params_file, precision='fp32', threads=None, device=
     else:
         if device != 'cpu':
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got '{device}'")
+        if not onednn:
+            if precision != 'fp32':
+                raise ValueError('precision bf16 needs oneDNN (onednn=True)')
+            config.disable_onednn()
+            config.set_cpu_math_library_num_threads(int(threads or os.cpu_count() or 1))
+            config.switch_ir_optim(True)
+            return config
         config.enable_onednn()
         # several batch sizes (the last batch is smaller): keep their oneDNN primitives
         config.set_onednn_cache_capacity(16)
@@ -156,10 +164,17 @@ class PaddleInferenceBackend:
         self.precision = precision
         self.batch_size = int(batch_size)
         args = dict(threads=threads, device=device, tensorrt=tensorrt)
+        # keypoints measured from landmarks: a few small matmuls, in fp32 on Paddle's own CPU
+        # kernels (the eager backend's), whose summation order gives eager's keypoints to the
+        # last bit; oneDNN's differ by ~2e-6 in the jacobians, which absolute motion at 256 px
+        # turns into frame differences above 1e-4
+        landmarks = bool(self.meta.get('takes_landmarks'))
         try:
             self.programs = {
                 name: _Program(model_dir, name, **args,
-                               precision=BF16_PROGRAMS[name] if precision == 'bf16' else 'fp32')
+                               precision=BF16_PROGRAMS[name] if precision == 'bf16' else 'fp32',
+                               **({'onednn': False} if landmarks and name == 'kp_detector'
+                                  and device == 'cpu' else {}))
                 for name in ('kp_detector', 'source_encoder', 'generator')}
         except (RuntimeError, ValueError, OSError) as exc:
             if isinstance(exc, (PrecisionNotSupportedError,)) or 'paddlepaddle-gpu' in str(exc):
