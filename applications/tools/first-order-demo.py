@@ -28,8 +28,11 @@ def build_parser():
     add('--find_best_frame', action='store_true',
         help='start from the driving frame whose pose best matches the source')
     add('--best_frame', type=int, default=None, help='start from this driving frame (0-based)')
+    add('--paste', default=defaults.PASTE, choices=defaults.PASTE_CHOICES,
+        help='head: paste the animated head only (FaceMesh landmarks; neck, clothes and '
+             'background stay the photo\'s); disc: PaddleGAN\'s disc of --ratio')
     add('--ratio', type=float, default=defaults.RATIO,
-        help=f'size of the pasted face region: radius / crop side ({defaults.RATIO}; '
+        help=f'with --paste disc: radius / crop side of the pasted disc ({defaults.RATIO}; '
              '0.5 = whole crop)')
     add('--face_detector', default=defaults.FACE_DETECTOR,
         help='blazeface (bundled), blazeface_full or sfd')
@@ -67,6 +70,7 @@ def main(argv=None):
             output=args.output, weight_path=args.weight_path, config=args.config,
             relative=args.relative, adapt_scale=args.adapt_scale,
             find_best_frame=args.find_best_frame, best_frame=args.best_frame, ratio=args.ratio,
+            paste=args.paste,
             filename=args.filename, face_detector=args.face_detector,
             multi_person=args.multi_person, image_size=args.image_size,
             face_enhancement=args.face_enhancement, batch_size=args.batch_size,

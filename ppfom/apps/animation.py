@@ -8,6 +8,7 @@ import numpy as np
 import paddle
 
 from ..modules.motion_transfer import keypoint_hull_area, normalize_kp
+from .landmarks import to_keypoint_coordinates
 
 
 @dataclass
@@ -73,7 +74,8 @@ class Animator:
     Several sources (the faces of one photo) are animated together, in the same network calls.
 
     Steps:
-        1. :meth:`set_source` — resize the sources, detect their keypoints, cache their features.
+        1. :meth:`set_source` — resize the sources, detect their keypoints (or measure them from
+           their landmarks), cache their features.
         2. :meth:`keypoints` — keypoints of a batch of driving frames (call for every batch).
         3. :meth:`initial_frame` — which driving frame plays the source's pose.
         4. :meth:`generate` — normalised keypoints -> frames, batch by batch.
@@ -93,10 +95,26 @@ class Animator:
         self.options = options
         self.kp_source = None
 
-    def set_source(self, sources):
-        """``sources``: ``(F, H, W, 3)`` uint8 RGB images (a whole photo, or F face crops)."""
-        source_input = frames_to_input(np.asarray(sources), self.network_size)
-        self.kp_source = self.backend.keypoints(source_input)
+    @property
+    def takes_landmarks(self):
+        """Whether the model's keypoints are measured from face landmarks (then
+        :meth:`set_source` and :meth:`keypoints` need them)."""
+        return bool(getattr(self.backend, 'takes_landmarks', False))
+
+    def _keypoints(self, images, landmarks):
+        if not self.takes_landmarks:
+            return self.backend.keypoints(images)
+        if landmarks is None:
+            raise ValueError("this model's keypoints are measured from face landmarks; pass them")
+        return self.backend.keypoints(landmarks)
+
+    def set_source(self, sources, landmarks=None):
+        """``sources``: ``(F, H, W, 3)`` uint8 RGB images (a whole photo, or F face crops);
+        ``landmarks``: their FaceMesh landmarks ``(F, 468, 2+)`` in ``[0, 1]`` of each image
+        (models that read landmarks)."""
+        sources = np.asarray(sources)
+        source_input = frames_to_input(sources, self.network_size)
+        self.kp_source = self._keypoints(source_input, self._landmark_input(landmarks))
         source_output = (frames_to_input(np.asarray(sources), self.image_size)
                          if self.image_size != self.network_size else None)
         self.backend.set_source(source_input, self.kp_source, source_output)
@@ -105,9 +123,18 @@ class Animator:
         """The sources rendered with no motion, ``(F, S, S, 3)`` uint8 (used to fit colours)."""
         return output_to_frames(self.backend.animate(self.kp_source))
 
-    def keypoints(self, frames):
-        """``(B, H, W, 3)`` uint8 driving frames -> keypoint dict of numpy arrays."""
-        return self.backend.keypoints(frames_to_input(frames, self.network_size))
+    def _landmark_input(self, landmarks):
+        if landmarks is None or not self.takes_landmarks:
+            return None
+        return to_keypoint_coordinates(landmarks, self.network_size)
+
+    def keypoints(self, frames, landmarks=None):
+        """``(B, H, W, 3)`` uint8 driving frames -> keypoint dict of numpy arrays; for models that
+        read landmarks, their FaceMesh landmarks ``(B, 468, 2+)`` in ``[0, 1]`` of the frames are
+        used instead (``frames`` may then be None)."""
+        if self.takes_landmarks:
+            return self._keypoints(None, self._landmark_input(landmarks))
+        return self.backend.keypoints(frames_to_input(np.asarray(frames), self.network_size))
 
     def initial_frame(self, kp_driving):
         """Index of the driving frame matched with the source: ``best_frame``, the best-matching

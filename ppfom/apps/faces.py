@@ -6,7 +6,9 @@ import numpy as np
 
 from ..faceutils.crop import (ColourMatch, SquareCrop, crop_square, paste_back, paste_mask,
                               square_crop_for_face)
-from ..faceutils.tracking import face_fraction, smooth_crops, track_boxes
+from ..faceutils.masks import head_mask
+from ..faceutils.tracking import (anchored_crops, face_fraction, largest_box, smooth_crops,
+                                  track_boxes)
 from ..utils.logger import get_logger
 from . import defaults
 
@@ -21,15 +23,21 @@ class FaceOptions:
 
     crop: animate face crops (False: the whole image, ``--no_crop``).
     multi_person: every face, not only the largest.
-    ratio: radius of the pasted disc as a fraction of the crop side (PaddleGAN's ``--ratio``).
+    ratio: radius of the pasted disc as a fraction of the crop side (PaddleGAN's ``--ratio``;
+        with ``paste='disc'``).
+    paste: ``head`` (a feathered mask of the head, from FaceMesh landmarks: the neck, clothes and
+        background stay the photo's) or ``disc`` (PaddleGAN's disc of radius ``ratio``).
     crop_scale: crop side / face box side. crop_driving: ``auto``, ``on`` or ``off``.
-    auto_crop_below: with ``auto``, crop the driving video when the face's side is smaller than
-        this fraction of the frame's shorter side (VoxCeleb-style crops are about 0.45), or when
-        the frame is not square (resizing it to the network's square would distort the face).
+    auto_crop_below: when the whole image is animated (``crop=False``) with ``auto``, crop the
+        driving video when the face's side is smaller than this fraction of the frame's shorter
+        side, or when the frame is not square. When the photo is cropped, ``auto`` crops the
+        driving video by the photo's own rule (same scale and offset around the face), so that
+        source and driving are framed alike.
     """
     crop: bool = True
     multi_person: bool = False
     ratio: float = defaults.RATIO
+    paste: str = defaults.PASTE
     crop_scale: float = 2.0
     crop_driving: str = defaults.CROP_DRIVING
     auto_crop_below: float = 0.3
@@ -60,15 +68,22 @@ class PhotoCompositor:
     """Turns animated sources into output frames.
 
     With face crops, each animated crop is colour-matched to the photo (fitted once per face on
-    the network's rendering of the source at rest) and pasted back with a feathered disc mask;
-    everything far from the faces keeps the photo's own pixels. Without crops (``crops=None``),
-    the animated image is the output frame.
+    the network's rendering of the source at rest) and pasted back with a feathered mask: the
+    head (``paste='head'``: the union of the head at rest and the animated head, from FaceMesh
+    landmarks; see :func:`~ppfom.faceutils.masks.head_mask`) or PaddleGAN's disc
+    (``paste='disc'``, radius ``ratio``). Everything beyond the mask keeps the photo's own pixels.
+    Without crops (``crops=None``), the animated image is the output frame.
     """
 
-    def __init__(self, photo, crops, ratio):
-        self.photo, self.crops, self.ratio = photo, crops, ratio
+    def __init__(self, photo, crops, ratio, paste=defaults.PASTE):
+        self.photo, self.crops, self.ratio, self.paste = photo, crops, ratio, paste
         self.masks = None if crops is None else [paste_mask(c.size, ratio=ratio) for c in crops]
         self.colours = None
+        self.source_landmarks = None
+
+    @property
+    def needs_landmarks(self):
+        return self.crops is not None and self.paste == 'head'
 
     def sources(self, size):
         """The images to animate, ``(F, size, size, 3)`` uint8."""
@@ -76,18 +91,34 @@ class PhotoCompositor:
             return self.photo[None]
         return np.stack([crop_square(self.photo, c, size) for c in self.crops])
 
+    def set_source_landmarks(self, landmarks):
+        """``(F, 468, 2+)`` landmarks of the sources, in ``[0, 1]`` of each crop (head paste)."""
+        self.source_landmarks = np.asarray(landmarks, np.float64)[..., :2]
+
+    def _head_mask(self, f, size, animated=None, feather=0.06):
+        heads = [self.source_landmarks[f] * size]
+        if animated is not None:
+            heads.append(animated * size)
+        return head_mask(heads, size, feather=feather)
+
     def fit_colours(self, rest):
         """``rest``: ``(F, S, S, 3)`` the network's rendering of each source with no motion."""
         if self.crops is None:
             return
         self.colours = []
-        for crop, frame in zip(self.crops, rest):
-            source = crop_square(self.photo, crop, frame.shape[0])
-            core = paste_mask(frame.shape[0], ratio=self.ratio, feather=0.0)  # the pasted disc
+        for f, (crop, frame) in enumerate(zip(self.crops, rest)):
+            size = frame.shape[0]
+            source = crop_square(self.photo, crop, size)
+            if self.needs_landmarks:
+                core = self._head_mask(f, size, feather=0.0)          # the pasted head
+            else:
+                core = paste_mask(size, ratio=self.ratio, feather=0.0)  # the pasted disc
             self.colours.append(ColourMatch(frame, source, core))
 
-    def compose(self, frames):
-        """``frames``: ``(F, B, S, S, 3)`` animated sources -> ``(B, H, W, 3)`` output frames."""
+    def compose(self, frames, animated_landmarks=None):
+        """``frames``: ``(F, B, S, S, 3)`` animated sources -> ``(B, H, W, 3)`` output frames.
+        ``animated_landmarks``: ``(F, B, 468, 2)`` where each animated head is, in ``[0, 1]`` of
+        its crop (head paste; :func:`~ppfom.apps.landmarks.animated_landmarks`)."""
         if self.crops is None:
             return frames[0]
         out = []
@@ -95,7 +126,12 @@ class PhotoCompositor:
             image = self.photo
             for f, crop in enumerate(self.crops):
                 colour = self.colours[f] if self.colours else None
-                image = paste_back(image, crop, frames[f, b], self.masks[f], colour)
+                if self.needs_landmarks:
+                    mask = self._head_mask(f, crop.size, None if animated_landmarks is None
+                                           else animated_landmarks[f, b])
+                else:
+                    mask = self.masks[f]
+                image = paste_back(image, crop, frames[f, b], mask, colour)
             out.append(image)
         return np.stack(out)
 
@@ -109,13 +145,27 @@ class DrivingCropper:
     crops a batch whose first frame has index ``start``.
     """
 
-    def __init__(self, detect, options):
+    def __init__(self, detect, options, detect_anchor=None):
         self.detect, self.options = detect, options
+        self.detect_anchor = detect_anchor or detect
         self.crops = None
 
     def prepare(self, reader, batch_size=16):
         mode = self.options.crop_driving
         if mode == 'off':
+            return
+        if self.options.crop:
+            # the photo is face-cropped: frame the driving face by the same rule (same scale and
+            # offset, reflected past the frame's edge), anchored on frame 0 found by the photo's
+            # own detector, so that a clip that starts with the photo is cropped as the photo is
+            boxes, found = track_boxes(reader.batches(batch_size), self.detect)
+            first = next(iter(reader.batches(1)))[0]
+            anchor = largest_box(self.detect_anchor(first))
+            anchor = boxes[0] if anchor is None else anchor[:4]
+            self.crops = anchored_crops(boxes, anchor, scale=self.options.crop_scale)
+            get_logger().info('driving video cropped around the face as the photo is (%d px '
+                              'square; face found in %d of %d frames)', self.crops[0].size,
+                              found.sum(), len(found))
             return
         w, h = reader.size
         if mode == 'auto' and max(w, h) / min(w, h) < 1.1:

@@ -12,6 +12,7 @@ from ..utils.video import VideoReader, VideoWriter, check_writable_folder
 from . import defaults
 from .animation import Animator, MotionOptions
 from .faces import DrivingCropper, FaceOptions, PhotoCompositor, select_face_crops
+from .landmarks import FaceLandmarks, animated_landmarks, fill_missing
 from .model_loading import make_backend, resolve_model
 
 MAX_PHOTO_SIDE = 1920  # larger photos are downscaled (logged); the video has the photo's size
@@ -39,8 +40,10 @@ class FirstOrderPredictor:
         face_detector: ``blazeface`` (default, bundled), ``blazeface_full`` or ``sfd``.
         detector_weights: weights of the detector (S3FD's are downloaded when not given).
         crop: animate the face(s) and paste them back (False animates the whole image).
-        multi_person: animate every face. ratio: size of the pasted region (PaddleGAN's
-            ``--ratio``: radius / crop side).
+        multi_person: animate every face.
+        paste: ``head`` (default: a feathered mask of the head from FaceMesh landmarks; neck,
+            clothes and background stay the photo's) or ``disc`` (PaddleGAN's disc).
+        ratio: radius / crop side of the pasted disc (PaddleGAN's ``--ratio``; ``paste='disc'``).
         crop_driving: ``auto`` (crop when the driving face is small), ``on`` or ``off``.
         face_enhancement: restore each animated face with ``enhancer`` (``gfpgan`` or ``gpen``,
             or a registry config dict ``{'name': ..., **kwargs}``) whose weights are
@@ -57,7 +60,7 @@ class FirstOrderPredictor:
     def __init__(self, output=defaults.OUTPUT, weight_path=None, config=None, relative=False,
                  adapt_scale=False, find_best_frame=False, best_frame=None, ratio=defaults.RATIO,
                  filename=defaults.FILENAME, face_detector=defaults.FACE_DETECTOR,
-                 multi_person=False, image_size=None, face_enhancement=False,
+                 multi_person=False, image_size=None, face_enhancement=False, paste=defaults.PASTE,
                  batch_size=defaults.BATCH_SIZE, mobile_net=False, model=None,
                  detector_weights=None, crop=True, crop_driving=defaults.CROP_DRIVING,
                  enhancer=defaults.ENHANCER, enhancer_weights=None, backend=defaults.BACKEND,
@@ -73,6 +76,8 @@ class FirstOrderPredictor:
                              'the face, 0.5 the whole crop)')
         if crop_driving not in defaults.CROP_DRIVING_CHOICES:
             raise ValueError(f"--crop_driving must be auto, on or off, got '{crop_driving}'")
+        if paste not in defaults.PASTE_CHOICES:
+            raise ValueError(f"--paste must be head or disc, got '{paste}'")
         if multi_person and not crop:
             raise ValueError('--multi_person needs face crops; drop --no_crop')
         if device:
@@ -82,7 +87,7 @@ class FirstOrderPredictor:
         self.logger = get_logger()
         self.options = MotionOptions(relative=relative, adapt_scale=adapt_scale,
                                      find_best_frame=find_best_frame, best_frame=best_frame)
-        self.faces = FaceOptions(crop=crop, multi_person=multi_person, ratio=ratio,
+        self.faces = FaceOptions(crop=crop, multi_person=multi_person, ratio=ratio, paste=paste,
                                  crop_driving=crop_driving)
 
         self.model = resolve_model(model=model, config=config, weight_path=weight_path,
@@ -123,16 +128,32 @@ class FirstOrderPredictor:
             photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
         return photo
 
-    def driving_keypoints(self, animator, driving, cropper):
+    def driving_keypoints(self, animator, driving, cropper, landmarks=None):
         """Step 4 of :meth:`run`: keypoints of every driving frame, decoded and cropped in
-        batches."""
-        parts, start = [], 0
+        batches; with ``landmarks`` (:class:`FaceLandmarks`), also the FaceMesh landmarks of every
+        frame (``(T, 468, 2)`` in ``[0, 1]`` of the crop, frames without a face holding the last
+        face's), from which models that read landmarks take their keypoints.
+        Returns ``(kp_driving, driving_landmarks or None)``."""
+        parts, marks, start = [], [], 0
         with self._bar(driving.frame_count, 'keypoints') as bar:
             for frames in driving.batches(self.batch_size):
-                parts.append(animator.keypoints(cropper(frames, start)))
+                frames = cropper(frames, start)
+                if landmarks is not None:
+                    marks.append(landmarks.of_driving(frames))
+                if not animator.takes_landmarks:
+                    parts.append(animator.keypoints(frames))
                 start += len(frames)
                 bar.update(len(frames))
-        return _concat_kp(parts)
+        if not marks:
+            return _concat_kp(parts), None
+        driving_landmarks, found = fill_missing(np.concatenate(marks))
+        if not found.all():
+            self.logger.info('driving face not found in %d of %d frames: the last face found is '
+                             'held there', int((~found).sum()), len(found))
+        if animator.takes_landmarks:
+            parts = [animator.keypoints(None, driving_landmarks[i:i + self.batch_size])
+                     for i in range(0, len(driving_landmarks), self.batch_size)]
+        return _concat_kp(parts), driving_landmarks
 
     def enhance(self, frames):
         """Step 6 of :meth:`run` (with ``face_enhancement``): restore animated faces
@@ -148,11 +169,15 @@ class FirstOrderPredictor:
 
         1. Read the photo (downscaled above ``MAX_PHOTO_SIDE``) and open the driving video.
         2. Choose what to animate: the face crop(s), or the whole image.
-        3. Source keypoints and encoder features, once; fit the paste-back colours.
-        4. Crop (around the driving face) and keypoint every driving frame, in batches.
+        3. Source keypoints (measured from FaceMesh landmarks for models that read them) and
+           encoder features, once; fit the paste-back colours.
+        4. Crop every driving frame around the face (by the photo's rule when the photo is
+           cropped), follow its landmarks (when the model or the head paste needs them) and
+           compute its keypoints, in batches.
         5. Choose the initial driving frame (0, ``best_frame`` or the best-matching pose).
-        6. Normalise the motion, generate, (enhance), paste back and encode, batch by batch, with
-           the driving audio; the file appears at the output path only when complete.
+        6. Normalise the motion, generate, (enhance), paste back (inside the head at rest and
+           animated, or PaddleGAN's disc) and encode, batch by batch, with the driving audio; the
+           file appears at the output path only when complete.
 
         Returns the output path. On any error nothing is left at the output path.
         """
@@ -166,18 +191,26 @@ class FirstOrderPredictor:
             else None
         if crops:
             self.logger.info('animating %d face(s)', len(crops))
-        compositor = PhotoCompositor(photo, crops, self.faces.ratio)
+        compositor = PhotoCompositor(photo, crops, self.faces.ratio, self.faces.paste)
 
-        # 3. the sources, once
+        # 3. the sources, once (with their landmarks when the model or the paste needs them)
         animator = Animator(self.backend, self.image_size, self.options,
                             network_size=self.model.network_size)
-        animator.set_source(compositor.sources(self.image_size))
+        sources = compositor.sources(self.image_size)
+        landmarks = (FaceLandmarks(self.tracker)
+                     if animator.takes_landmarks or compositor.needs_landmarks else None)
+        source_landmarks = None if landmarks is None else landmarks.of_sources(sources)
+        animator.set_source(sources, source_landmarks)
+        if compositor.needs_landmarks:
+            compositor.set_source_landmarks(source_landmarks)
         compositor.fit_colours(animator.rest())
 
-        # 4. driving keypoints
-        cropper = DrivingCropper(self.tracker.detect if self.tracker else None, self.faces)
+        # 4. driving keypoints (and landmarks)
+        cropper = DrivingCropper(self.tracker.detect if self.tracker else None, self.faces,
+                                 detect_anchor=self.detector.detect if self.detector else None)
         cropper.prepare(driving)
-        kp_driving = self.driving_keypoints(animator, driving, cropper)
+        kp_driving, driving_landmarks = self.driving_keypoints(animator, driving, cropper,
+                                                               landmarks)
 
         # 5. initial frame
         initial = animator.initial_frame(kp_driving)
@@ -189,10 +222,17 @@ class FirstOrderPredictor:
         audio_from = driving.path if (self.audio and driving.has_audio) else None
         with VideoWriter(out_path, driving.fps, audio_from=audio_from) as writer, \
                 self._bar(len(kp_driving['value']), 'animating') as bar:
+            start = 0
             for frames in animator.generate(kp_driving, initial, self.batch_size):
                 if self.enhancer is not None:
                     frames = self.enhance(frames)
-                writer.write(compositor.compose(frames))
+                heads = None
+                if compositor.needs_landmarks:
+                    heads = animated_landmarks(
+                        source_landmarks, driving_landmarks[start:start + frames.shape[1]],
+                        driving_landmarks[initial], self.options)
+                writer.write(compositor.compose(frames, heads))
+                start += frames.shape[1]
                 bar.update(frames.shape[1])
         self.logger.info('wrote %s (%d frames, %.2f fps%s)', out_path, writer.frames_written,
                          driving.fps, ', with audio' if audio_from else '')

@@ -74,3 +74,29 @@ def smooth_crops(boxes, frame_size, scale=2.0, shift_y=-0.1, sigma=5.0):
     x = np.clip(np.rint(cx - side / 2), 0, w - side).astype(int)
     y = np.clip(np.rint(cy - side / 2), 0, h - side).astype(int)
     return [SquareCrop(int(a), int(b), side) for a, b in zip(x, y)]
+
+
+def anchored_crops(boxes, anchor_box, scale=2.0, shift_y=-0.1, sigma=5.0):
+    """Driving crops framed by the source's rule (:func:`~.crop.square_crop_for_face`), so that a
+    driving frame showing the photo itself is cropped exactly as the photo is.
+
+    The side is fixed from ``anchor_box`` (frame 0's face, found by the photo's own detector) and
+    the centre follows the face, smoothed over time with a Gaussian of ``sigma`` frames and
+    shifted so that frame 0's crop is exactly ``square_crop_for_face(anchor_box)``. Crops may reach
+    past the frame (the crop reflects the outside, as for the photo).
+
+    Args:
+        boxes: ``(T, 4)`` from :func:`track_boxes`. anchor_box: ``x1, y1, x2, y2`` of frame 0.
+    Returns:
+        list of :class:`SquareCrop`, one per frame.
+    """
+    from .crop import square_crop_for_face
+    first = square_crop_for_face(anchor_box, (1, 1), scale=scale, shift_y=shift_y)
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    if len(boxes) > 1 and sigma > 0:
+        cx = gaussian_filter1d(cx, sigma, mode='nearest')
+        cy = gaussian_filter1d(cy, sigma, mode='nearest')
+    x = np.rint(first.x + cx - cx[0]).astype(int)
+    y = np.rint(first.y + cy - cy[0]).astype(int)
+    return [SquareCrop(int(a), int(b), first.size) for a, b in zip(x, y)]

@@ -24,7 +24,7 @@ class EagerBackend:
     def __init__(self, kp_detector, generator):
         self.kp_detector = kp_detector.eval()
         self.generator = generator.eval()
-        #: ``keypoints()`` reads face landmarks ``(N, 468, 2)`` in ``[-1, 1]``, not images
+        #: the keypoint detector reads FaceMesh landmarks ``(N, 468, 2)``, not images
         self.takes_landmarks = bool(getattr(kp_detector, 'takes_landmarks', False))
         self._source = None
 

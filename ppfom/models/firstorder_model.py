@@ -30,7 +30,8 @@ from .builder import build_discriminator
 from .full_models import DiscriminatorFullModel, GeneratorFullModel, weight_total
 from .networks import build_networks
 
-LOSS_KEYS = ('perceptual', 'reconstruction_l1', 'equivariance_value', 'equivariance_jacobian',
+LOSS_KEYS = ('perceptual', 'reconstruction_l1', 'mouth_l1', 'equivariance_value',
+             'equivariance_jacobian',
              'generator_gan', 'discriminator_gan', 'feature_matching', 'keypoint_prior')
 TRAIN_PARAM_KEYS = ('scales', 'transform_params', 'loss_weights', 'vgg19_weights', 'micro_batches',
                     'landmark_keypoints')

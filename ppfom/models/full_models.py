@@ -9,7 +9,8 @@ import paddle.nn as nn
 from ..modules.first_order import ImagePyramide, detach_kp
 from .losses import (PerceptualPyramidLoss, Transform, VGG19_URL, equivariance_jacobian_loss,
                      equivariance_value_loss, feature_matching_loss, keypoint_prior_loss,
-                     l1_pyramid_loss, lsgan_discriminator_loss, lsgan_generator_loss)
+                     l1_pyramid_loss, lsgan_discriminator_loss, lsgan_generator_loss,
+                     mouth_l1_loss)
 
 
 def weight_total(value):
@@ -88,6 +89,12 @@ class GeneratorFullModel(nn.Layer):
         if weight_total(w.get('reconstruction_l1', 0)) != 0:
             losses['reconstruction_l1'] = w['reconstruction_l1'] * l1_pyramid_loss(
                 pyramid_generated, pyramid_real, self.scales)
+        if weight_total(w.get('mouth_l1', 0)) != 0:
+            if driving_landmarks is None or driving_landmarks.shape[1] != 468:
+                raise ValueError('loss_weights.mouth_l1 needs FaceMesh landmarks in the batch: '
+                                 'set dataset.train.landmarks_dir (tools/make_landmarks.py)')
+            losses['mouth_l1'] = w['mouth_l1'] * mouth_l1_loss(generated['prediction'], driving,
+                                                               driving_landmarks)
         if weight_total(w.get('generator_gan', 0)) != 0:
             disc = self.discriminator
             with frozen(disc):

@@ -114,3 +114,21 @@ def test_perceptual_loss_reads_a_local_vgg19_file(tmp_path):
     value.backward()
     assert float(value) > 0 and fake['prediction_1'].grad is not None
     assert all(p.grad is None for p in loss.vgg.parameters())
+
+
+def test_mouth_l1_counts_only_the_mouth_region():
+    """loss_weights.mouth_l1: L1 inside a soft box around the lips of the driving landmarks."""
+    from ppfom.models.losses.mouth import MOUTH, mouth_l1_loss, mouth_mask
+    from ppfom.modules.landmark_keypoints import load_canonical_face
+    canonical, _ = load_canonical_face()
+    landmarks = paddle.to_tensor(canonical[None].astype('float32'))
+    mask = mouth_mask(landmarks, (64, 64)).numpy()[0, 0]
+    lips = canonical[MOUTH]
+    centre = ((lips.min(0) + lips.max(0)) / 2 + 1) / 2 * 63            # pixel index (x, y)
+    assert mask[int(round(centre[1])), int(round(centre[0]))] == 1
+    assert mask[5, 5] == 0 and mask[32, 2] == 0                            # forehead, cheek side
+    driving = paddle.rand([1, 3, 64, 64])
+    outside = paddle.to_tensor((mask == 0)[None, None].astype('float32'))
+    changed = driving + 0.5 * outside                                      # differs off the mouth
+    assert float(mouth_l1_loss(changed, driving, landmarks)) == 0
+    assert abs(float(mouth_l1_loss(driving + 0.1, driving, landmarks)) - 0.1) < 1e-5

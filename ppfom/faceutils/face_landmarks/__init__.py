@@ -9,7 +9,7 @@ Every landmarker is built from a config dict (``{'name': 'facemesh', **kwargs}``
   as x, negative towards the camera);
 - ``landmarks_batch(images, rois)``: N faces in one network run -> ``(N, 468, 3)`` and the ``(N,)``
   face-presence scores.
-- ``track(frames, detector=None)``: MediaPipe's video loop (detect, then follow the face with the
+- ``track(frames, detector=None)`` (and :class:`LandmarkTracker`, frame by frame): MediaPipe's video loop (detect, then follow the face with the
   ROI from the previous frame's landmarks) -> ``(T, 468, 3)`` (NaN without a face), scores and
   where the detector ran.
 
@@ -18,15 +18,15 @@ follow MediaPipe's recipe: :func:`roi_from_detection` (box + eyes of a BlazeFace
 :func:`roi_from_landmarks` (the previous frame's landmarks, for tracking).
 """
 from ...utils.registry import LANDMARKERS, build_by_name
-from .facemesh import FACEMESH_WEIGHTS, NUM_LANDMARKS, FaceMeshLandmarker
+from .facemesh import FACEMESH_WEIGHTS, NUM_LANDMARKS, FaceMeshLandmarker, LandmarkTracker
 from .roi import (FaceROI, crop_roi, project_landmarks, roi_from_detection, roi_from_landmarks,
                   rois_from_detections)
 
 DEFAULT_LANDMARKER = 'facemesh'
 
-__all__ = ['LANDMARKERS', 'DEFAULT_LANDMARKER', 'FACEMESH_WEIGHTS', 'NUM_LANDMARKS', 'FaceMeshLandmarker',
-           'FaceROI', 'build_landmarker', 'crop_roi', 'project_landmarks', 'roi_from_detection',
-           'roi_from_landmarks', 'rois_from_detections']
+__all__ = ['LANDMARKERS', 'DEFAULT_LANDMARKER', 'FACEMESH_WEIGHTS', 'NUM_LANDMARKS',
+           'FaceMeshLandmarker', 'LandmarkTracker', 'FaceROI', 'build_landmarker', 'crop_roi',
+           'project_landmarks', 'roi_from_detection', 'roi_from_landmarks', 'rois_from_detections']
 
 
 def build_landmarker(name=DEFAULT_LANDMARKER, **kwargs):

@@ -137,47 +137,70 @@ class FaceMeshLandmarker:
 
     def track(self, frames, detector=None):
         """Landmarks through a video, as MediaPipe's ``FaceLandmarkFrontCpu`` graph in video mode
-        (one face): detect only when there is no face to follow, otherwise take the ROI from the
-        previous frame's landmarks (:func:`roi_from_landmarks`).
+        (one face): :class:`LandmarkTracker` over ``frames`` (iterable of RGB uint8
+        ``(H, W, 3)``).
 
-        Each frame: with a followed ROI, run the network on it; without one, run ``detector`` and
-        take the ROI of its best face (:func:`roi_from_detection`, eyes level). A presence score
-        below ``presence_threshold`` ends the following (that frame gets no landmarks and the next
-        one is detected afresh), as does a frame without a detection.
-
-        Args:
-            frames: iterable of RGB uint8 ``(H, W, 3)`` frames.
-            detector: a ppfom face detector (``detect_with_landmarks``); ``None``: BlazeFace's
-                single pass (``build_detector('blazeface', tiles=False)``, MediaPipe's).
         Returns:
             ``(landmarks, scores, detected)``: ``(T, 468, 3)`` float32 pixels (NaN in frames
             without a face), ``(T,)`` presence scores (0 where nothing was detected) and a
             ``(T,)`` bool array, True where the detector ran.
         """
-        if detector is None:
-            from ..face_detection import build_detector
-            detector = build_detector('blazeface', tiles=False)
-        points, scores, detected, roi = [], [], [], None
+        tracker = LandmarkTracker(self, detector)
+        points, scores, detected = [], [], []
         for frame in frames:
-            ran = roi is None
-            if ran:
-                found = detector.detect_with_landmarks(frame)
-                roi = rois_from_detections(found)[0] if len(found) else None
-            if roi is None:
-                lms, score = np.full((NUM_LANDMARKS, 3), np.nan, np.float32), 0.0
-            else:
-                lms, score = self.landmarks(frame, roi, return_score=True)
-                if self.is_face(score):
-                    roi = roi_from_landmarks(lms)
-                else:
-                    lms, roi = np.full_like(lms, np.nan), None
-            points.append(lms)
-            scores.append(score)
-            detected.append(ran)
+            points.append(tracker(frame))
+            scores.append(tracker.score)
+            detected.append(tracker.detected)
         if not points:
-            return np.zeros((0, NUM_LANDMARKS, 3), np.float32), np.zeros(0, np.float32), np.zeros(0, bool)
+            return (np.zeros((0, NUM_LANDMARKS, 3), np.float32), np.zeros(0, np.float32),
+                    np.zeros(0, bool))
         return np.stack(points), np.asarray(scores, np.float32), np.asarray(detected)
 
     def is_face(self, score):
         """MediaPipe's gate: ``score >= presence_threshold`` (works on arrays too)."""
         return np.asarray(score) >= self.presence_threshold
+
+
+class LandmarkTracker:
+    """One face followed through a stream of frames, as MediaPipe's video mode: detect only when
+    there is no face to follow, otherwise take the ROI from the previous frame's landmarks
+    (:func:`roi_from_landmarks`).
+
+    A presence score below the landmarker's threshold ends the following (that frame gets no
+    landmarks and the next one is detected afresh), as does a frame without a detection.
+
+    Args:
+        landmarker: a :class:`FaceMeshLandmarker`.
+        detector: a ppfom face detector (``detect_with_landmarks``); ``None``: BlazeFace's single
+            pass (``build_detector('blazeface', tiles=False)``, MediaPipe's).
+
+    ``tracker(frame)``: RGB uint8 ``(H, W, 3)`` -> ``(468, 3)`` float32 pixels, all NaN when there
+    is no face; afterwards ``score`` (presence, 0 when nothing was detected) and ``detected``
+    (whether the detector ran on that frame) describe it.
+    """
+
+    def __init__(self, landmarker, detector=None):
+        if detector is None:
+            from ..face_detection import build_detector
+            detector = build_detector('blazeface', tiles=False)
+        self.landmarker, self.detector = landmarker, detector
+        self.roi, self.score, self.detected = None, 0.0, False
+
+    def reset(self):
+        """Forget the followed face: the next frame is detected afresh."""
+        self.roi = None
+
+    def __call__(self, frame):
+        self.detected = self.roi is None
+        if self.detected:
+            found = self.detector.detect_with_landmarks(frame)
+            self.roi = rois_from_detections(found)[0] if len(found) else None
+        if self.roi is None:
+            self.score = 0.0
+            return np.full((NUM_LANDMARKS, 3), np.nan, np.float32)
+        points, self.score = self.landmarker.landmarks(frame, self.roi, return_score=True)
+        if not self.landmarker.is_face(self.score):
+            self.roi = None
+            return np.full_like(points, np.nan)
+        self.roi = roi_from_landmarks(points)
+        return points
