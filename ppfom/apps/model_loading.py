@@ -84,24 +84,21 @@ def make_backend(resolved, backend=defaults.BACKEND, precision=defaults.PRECISIO
     Args:
         backend: ``eager`` (dynamic graph), ``inference`` (exported programs through Paddle
             Inference, oneDNN on CPU; exported on first use and cached beside the weights) or
-            ``auto``: inference, except for models rendered above their own resolution
-            (``compose_at``, e.g. the bundled model), which only the eager backend does.
+            ``auto`` (inference). Models rendered above their networks' resolution (the bundled
+            model: ``compose_deformed``, networks at ``network_size``) are exported with the
+            output size as well.
         precision: ``fp32``, ``bf16`` or ``auto`` (bf16 on CPUs with native bf16, else fp32);
             inference only.
         threads: CPU threads of the inference backend (default: Paddle's).
         rebuild: export again. fallback: use eager when the export is unusable (logged).
     Raises:
-        ValueError: an unknown backend or precision, ``inference`` for a model it cannot run.
+        ValueError: an unknown backend or precision.
         PrecisionNotSupportedError: ``bf16`` on a CPU without it.
     """
     from ..inference import EagerBackend
     if backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
-    above_network = resolved.network_size and resolved.network_size != resolved.output_size
-    if backend == 'inference' and above_network:
-        raise ValueError(f'--backend inference cannot render {resolved.name} above its '
-                         f'{resolved.network_size} px networks; use --backend eager')
-    if backend == 'eager' or (backend == 'auto' and above_network):
+    if backend == 'eager':
         return EagerBackend(*load_networks(resolved.model_cfg, resolved.weight_path))
     from ..inference.paddle_inference import cpu_supports_bf16, load_inference_backend
     device = 'gpu' if paddle.device.get_device().startswith('gpu') else 'cpu'
@@ -110,4 +107,5 @@ def make_backend(resolved, backend=defaults.BACKEND, precision=defaults.PRECISIO
     return load_inference_backend(resolved.model_cfg, resolved.weight_path,
                                   resolved.network_size or resolved.output_size,
                                   precision=precision, threads=threads, device=device,
-                                  rebuild=rebuild, fallback=fallback)
+                                  rebuild=rebuild, fallback=fallback,
+                                  output_size=resolved.output_size)

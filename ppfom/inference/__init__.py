@@ -3,7 +3,9 @@
 Every backend has the same small interface (numpy in, numpy out, float32):
 
 ``keypoints(images)``
-    ``images`` ``(N, 3, H, W)`` in ``[0, 1]`` -> ``{'value': (N, K, 2), 'jacobian': (N, K, 2, 2)}``.
+    ``images`` ``(N, 3, H, W)`` in ``[0, 1]`` -> ``{'value': (N, K, 2), 'jacobian': (N, K, 2, 2)}``;
+    when ``backend.takes_landmarks`` (keypoints measured from face landmarks), ``(N, 468, 2)``
+    FaceMesh landmarks in ``[-1, 1]`` (x, y) instead of images.
 ``set_source(source, kp_source, source_output=None)``
     ``source`` ``(F, 3, H, W)``: one or several source images (faces), with their keypoints
     ``(F, K, 2)`` / ``(F, K, 2, 2)``; does once all the work that depends only on the sources.

@@ -22,10 +22,11 @@ from paddle.static import InputSpec
 
 from .. import __version__
 from ..utils.download import sha256sum
-from .programs import FrameProgram, KeypointProgram, SourceEncoderProgram
+from .programs import (FrameProgram, KeypointProgram, LandmarkKeypointProgram,
+                       SourceEncoderProgram)
 from .rewrites import export_friendly_ops, fold_batch_norm, use_subpixel_upsampling
 
-EXPORT_FORMAT = 1          # bump when the programs' inputs/outputs change
+EXPORT_FORMAT = 2          # bump when the programs' inputs/outputs change
 META_FILE = 'ppfom_export.json'
 PROGRAMS = ('kp_detector', 'source_encoder', 'generator')
 
@@ -34,17 +35,28 @@ class ExportError(ValueError):
     """An export folder that cannot be used (missing, corrupt, or made from other weights)."""
 
 
+def takes_landmarks(kp_detector):
+    """``True`` for keypoint detectors that read face landmarks ``(N, L, 2)`` instead of images
+    (:class:`~ppfom.modules.landmark_keypoints.LandmarkKPDetector`)."""
+    return bool(getattr(kp_detector, 'takes_landmarks', False))
+
+
 def network_shapes(kp_detector, generator, image_size):
     """Fixed sizes of the programs' inputs: ``{'K', 'features' (C', h', w'), 'small' (3, h, w),
-    'has_jacobian'}``, found by running the source encoder once on zeros."""
+    'has_jacobian', 'num_landmarks'}`` (``num_landmarks``: ``L`` for a detector that reads
+    landmarks, else ``None``), found by running the source encoder once on zeros."""
     h, w = image_size
     with paddle.no_grad(), export_friendly_ops():
         features = generator.encode_source(paddle.zeros([1, 3, h, w]))
         small = SourceEncoderProgram(generator)(paddle.zeros([1, 3, h, w]))[1]
-    return {'K': int(kp_detector.kp.weight.shape[0] if not isinstance(kp_detector.kp, nn.Sequential)
-                     else kp_detector.kp[-1].weight.shape[0]),
-            'features': list(features.shape[1:]), 'small': list(small.shape[1:]),
-            'has_jacobian': kp_detector.jacobian is not None}
+    shapes = {'features': list(features.shape[1:]), 'small': list(small.shape[1:])}
+    if takes_landmarks(kp_detector):        # measured keypoints: always with jacobians
+        return {**shapes, 'K': int(kp_detector.num_kp), 'has_jacobian': True,
+                'num_landmarks': int(kp_detector.weights.shape[1])}
+    return {**shapes, 'K': int(kp_detector.kp.weight.shape[0]
+                                if not isinstance(kp_detector.kp, nn.Sequential)
+                                else kp_detector.kp[-1].weight.shape[0]),
+            'has_jacobian': kp_detector.jacobian is not None, 'num_landmarks': None}
 
 
 def _save(layer, specs, prefix):
@@ -59,19 +71,30 @@ def program_files(folder, name):
     return model, prefix + '.pdiparams'
 
 
-def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), info=None):
+def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), info=None,
+                    output_size=None):
     """Write the three programs and ``ppfom_export.json`` into ``output_dir``.
 
     Args:
-        kp_detector, generator: the eager networks, with their weights loaded.
+        kp_detector, generator: the eager networks, with their weights loaded. A detector that
+            reads landmarks (``takes_landmarks``) is exported as a ``landmarks`` ``(N, L, 2)``
+            program.
         output_dir: folder to create (files inside are overwritten).
-        image_size: ``(H, W)`` the programs are built for.
+        image_size: ``(H, W)`` the networks run at.
         info: extra fields stored in the metadata (e.g. ``weights_sha256``, ``config``).
+        output_size: ``(H_out, W_out)`` of the frames (default ``image_size``); larger sizes
+            only for ``compose_deformed`` generators, composed from the source at that size
+            (:meth:`OcclusionAwareGenerator.compose_at`).
     Returns:
-        the metadata dict (also written to ``output_dir/ppfom_export.json``): image size, K,
-        feature shapes, the sha256 of every file, ppfom/paddle versions and ``info``.
+        the metadata dict (also written to ``output_dir/ppfom_export.json``): image and output
+        size, K, feature shapes, the sha256 of every file, ppfom/paddle versions and ``info``.
+    Raises:
+        ValueError: ``output_size`` other than ``image_size`` for a generator without
+            ``compose_deformed``; ``compose_deformed`` without jacobians.
     """
     image_size = (int(image_size[0]), int(image_size[1]))
+    output_size = image_size if output_size is None else (int(output_size[0]),
+                                                           int(output_size[1]))
     os.makedirs(output_dir, exist_ok=True)
     kp_detector = use_subpixel_upsampling(fold_batch_norm(copy.deepcopy(kp_detector).eval()))
     generator = use_subpixel_upsampling(fold_batch_norm(copy.deepcopy(generator).eval()))
@@ -91,25 +114,36 @@ def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), i
                  InputSpec([1] + shapes['small'], 'float32', 'source_small'),
                  src_kp[0], drv_kp[0]] + src_kp[1:] + drv_kp[1:]
     compose = bool(getattr(generator, 'compose_deformed', False))
+    if output_size != image_size and not compose:
+        raise ValueError(f'output size {list(output_size)} differs from the network size '
+                         f'{list(image_size)}, which only compose_deformed generators can '
+                         'render; export with output_size equal to image_size')
     if compose:
         if not has_jac:
             raise ValueError('exporting a compose_deformed generator needs keypoints with '
                              'jacobians (estimate_jacobian: true)')
-        gen_specs.append(InputSpec([1, 3, h, w], 'float32', 'source_image'))
+        gen_specs.append(InputSpec([1, 3] + list(output_size), 'float32', 'source_image'))
+    if shapes['num_landmarks']:
+        kp_program = LandmarkKeypointProgram(kp_detector)
+        kp_spec = InputSpec([None, shapes['num_landmarks'], 2], 'float32', 'landmarks')
+    else:
+        kp_program, kp_spec = KeypointProgram(kp_detector), InputSpec([None, 3, h, w], 'float32',
+                                                                      'image')
     with export_friendly_ops():
-        _save(KeypointProgram(kp_detector), [InputSpec([None, 3, h, w], 'float32', 'image')],
-              os.path.join(output_dir, 'kp_detector'))
+        _save(kp_program, [kp_spec], os.path.join(output_dir, 'kp_detector'))
         _save(SourceEncoderProgram(generator), [InputSpec([1, 3, h, w], 'float32', 'source')],
               os.path.join(output_dir, 'source_encoder'))
-        _save(FrameProgram(generator, has_jac, shapes['features'][1:], image_size), gen_specs,
-              os.path.join(output_dir, 'generator'))
+        _save(FrameProgram(generator, has_jac, shapes['features'][1:], image_size, output_size),
+              gen_specs, os.path.join(output_dir, 'generator'))
     files = {}
     for name in PROGRAMS:
         for path in program_files(output_dir, name):
             files[os.path.basename(path)] = sha256sum(path)
     meta = {'format': EXPORT_FORMAT, 'ppfom_version': __version__,
             'paddle_version': paddle.__version__, 'image_size': list(image_size),
-            'num_kp': k, 'has_jacobian': has_jac, 'compose_deformed': compose,
+            'output_size': list(output_size), 'num_kp': k, 'has_jacobian': has_jac,
+            'compose_deformed': compose, 'takes_landmarks': bool(shapes['num_landmarks']),
+            'num_landmarks': shapes['num_landmarks'],
             'source_features': shapes['features'],
             'source_small': shapes['small'], 'files': files, **(info or {})}
     with open(os.path.join(output_dir, META_FILE), 'w', encoding='utf-8') as f:
@@ -150,10 +184,11 @@ def read_export_meta(folder, check_files=True):
     return meta
 
 
-def config_digest(model_cfg, image_size, border_blend=False):
-    """sha256 of the model config (canonical JSON), image size, ``border_blend``, export format,
-    ppfom and Paddle versions: part of the cache key."""
+def config_digest(model_cfg, image_size, border_blend=False, output_size=None):
+    """sha256 of the model config (canonical JSON), image and output size (default: the image
+    size), ``border_blend``, export format, ppfom and Paddle versions: part of the cache key."""
     text = json.dumps({'model': _plain(model_cfg), 'image_size': list(image_size),
+                       'output_size': list(output_size or image_size),
                        'border_blend': bool(border_blend), 'format': EXPORT_FORMAT,
                        'ppfom': __version__, 'paddle': paddle.__version__}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -168,23 +203,24 @@ def _plain(obj):
 
 
 def export_cache_dir(weights_path, weights_sha256, model_cfg, image_size, cache_root=None,
-                     border_blend=False):
+                     border_blend=False, output_size=None):
     """Where the export of these weights is cached:
     ``<cache_root or the weights' folder>/<weights name>.export/<16 hex of the key>``, the key
-    being the sha256 of the weights file, the model config and the image size (precision is
-    chosen when the programs are loaded, so fp32 and bf16 share one export)."""
-    key = hashlib.sha256((weights_sha256
-                          + config_digest(model_cfg, image_size, border_blend)).encode())
+    being the sha256 of the weights file, the model config, the image and output size
+    (precision is chosen when the programs are loaded, so fp32 and bf16 share one export)."""
+    key = hashlib.sha256((weights_sha256 + config_digest(model_cfg, image_size, border_blend,
+                                                         output_size)).encode())
     root = cache_root or os.path.dirname(os.path.abspath(weights_path))
     return os.path.join(root, os.path.basename(weights_path) + '.export', key.hexdigest()[:16])
 
 
 def export_from_weights(model_cfg, weights_path, output_dir, image_size=(256, 256),
-                        weights_sha256=None, border_blend=False):
+                        weights_sha256=None, border_blend=False, output_size=None):
     """Build the networks of ``model_cfg``, load ``weights_path`` and export them to
     ``output_dir`` atomically (written to a temporary folder beside it, then renamed: a killed
     export never leaves a half-written folder). ``border_blend``: the generator's ``inference``
-    flag (PaddleGAN's border blend). Returns the metadata."""
+    flag (PaddleGAN's border blend); ``output_size``: see :func:`export_networks`. Returns the
+    metadata."""
     from ..models.networks import load_networks
 
     weights_sha256 = weights_sha256 or sha256sum(weights_path)
@@ -198,7 +234,8 @@ def export_from_weights(model_cfg, weights_path, output_dir, image_size=(256, 25
                                      'weights_file': os.path.basename(weights_path),
                                      'border_blend': bool(border_blend),
                                      'config_sha256': config_digest(model_cfg, image_size,
-                                                                    border_blend)})
+                                                                    border_blend, output_size)},
+                               output_size=output_size)
         if os.path.isdir(output_dir):
             shutil.rmtree(output_dir)
         umask = os.umask(0)

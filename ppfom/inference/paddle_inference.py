@@ -7,6 +7,11 @@ Same interface as :class:`ppfom.inference.EagerBackend` (numpy in, numpy out, fl
     kp_source = backend.keypoints(source)            # (1, 3, H, W) in [0, 1]
     backend.set_source(source, kp_source)            # source encoder runs once
     frames = backend.animate(kp_driving_normalised)  # (N, 3, H, W) in [0, 1]
+
+Models whose keypoints are measured from face landmarks (``backend.takes_landmarks``) take
+``keypoints(landmarks)`` ``(N, 468, 2)`` in ``[-1, 1]`` instead of images. Models rendered above
+their networks' resolution (``compose_deformed``, exported with an ``output_size``) take the
+sources at that size too: ``set_source(source, kp_source, source_output)``.
 """
 import os
 
@@ -63,10 +68,11 @@ def check_precision(precision, device='cpu'):
 
 
 def make_config(model_file, params_file, precision='fp32', threads=None, device='cpu',
-                tensorrt=False, gpu_memory_mb=512):
+                tensorrt=False, gpu_memory_mb=512, onednn=True):
     """A ``paddle.inference.Config`` for one program.
 
-    CPU: oneDNN on, ``threads`` math threads (default: all cores), bf16 through oneDNN when
+    CPU: oneDNN on (unless ``onednn=False``: Paddle's own CPU kernels, fp32 only),
+    ``threads`` math threads (default: all cores), bf16 through oneDNN when
     ``precision='bf16'``. GPU: ``gpu_memory_mb`` initial pool on GPU 0, TensorRT (fp32) when
     ``tensorrt``. Raises ``RuntimeError`` for ``device='gpu'`` on a CPU-only Paddle build.
     """
@@ -85,6 +91,13 @@ def make_config(model_file, params_file, precision='fp32', threads=None, device=
     else:
         if device != 'cpu':
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got '{device}'")
+        if not onednn:
+            if precision != 'fp32':
+                raise ValueError('precision bf16 needs oneDNN (onednn=True)')
+            config.disable_onednn()
+            config.set_cpu_math_library_num_threads(int(threads or os.cpu_count() or 1))
+            config.switch_ir_optim(True)
+            return config
         config.enable_onednn()
         # several batch sizes (the last batch is smaller): keep their oneDNN primitives
         config.set_onednn_cache_capacity(16)
@@ -151,10 +164,17 @@ class PaddleInferenceBackend:
         self.precision = precision
         self.batch_size = int(batch_size)
         args = dict(threads=threads, device=device, tensorrt=tensorrt)
+        # keypoints measured from landmarks: a few small matmuls, in fp32 on Paddle's own CPU
+        # kernels (the eager backend's), whose summation order gives eager's keypoints to the
+        # last bit; oneDNN's differ by ~2e-6 in the jacobians, which absolute motion at 256 px
+        # turns into frame differences above 1e-4
+        landmarks = bool(self.meta.get('takes_landmarks'))
         try:
             self.programs = {
                 name: _Program(model_dir, name, **args,
-                               precision=BF16_PROGRAMS[name] if precision == 'bf16' else 'fp32')
+                               precision=BF16_PROGRAMS[name] if precision == 'bf16' else 'fp32',
+                               **({'onednn': False} if landmarks and name == 'kp_detector'
+                                  and device == 'cpu' else {}))
                 for name in ('kp_detector', 'source_encoder', 'generator')}
         except (RuntimeError, ValueError, OSError) as exc:
             if isinstance(exc, (PrecisionNotSupportedError,)) or 'paddlepaddle-gpu' in str(exc):
@@ -164,6 +184,8 @@ class PaddleInferenceBackend:
                               'delete the folder (or pass --rebuild_export) to export again'
                               ) from exc
         self.image_size = tuple(self.meta['image_size'])
+        self.output_size = tuple(self.meta.get('output_size') or self.image_size)
+        self.takes_landmarks = bool(self.meta.get('takes_landmarks'))
         self._source = None
 
     def _check_images(self, images, what):
@@ -175,10 +197,22 @@ class PaddleInferenceBackend:
         return images
 
     def keypoints(self, images):
-        """``(N, 3, H, W)`` in ``[0, 1]`` -> ``{'value': (N, K, 2), 'jacobian': (N, K, 2, 2)}``."""
-        images = self._check_images(images, 'images')
-        parts = [self.programs['kp_detector'](image=images[i:i + self.batch_size])
-                 for i in range(0, len(images), self.batch_size)]
+        """``(N, 3, H, W)`` in ``[0, 1]`` -> ``{'value': (N, K, 2), 'jacobian': (N, K, 2, 2)}``;
+        for a model that reads landmarks (:attr:`takes_landmarks`), ``(N, L, 2)`` face
+        landmarks in ``[-1, 1]`` (x, y; FaceMesh: ``L = 468``) -> the same. Raises
+        ``ValueError`` for another shape."""
+        if self.takes_landmarks:
+            landmarks = np.asarray(images)
+            count = self.meta['num_landmarks']
+            if landmarks.ndim != 3 or landmarks.shape[1:] != (count, 2):
+                raise ValueError(f'this model reads face landmarks (N, {count}, 2) in [-1, 1], '
+                                 f'got an array of shape {landmarks.shape}; pass the landmarks '
+                                 'of the frames, not the frames')
+            parts = [self.programs['kp_detector'](landmarks=landmarks)]  # tiny: one run
+        else:
+            images = self._check_images(images, 'images')
+            parts = [self.programs['kp_detector'](image=images[i:i + self.batch_size])
+                     for i in range(0, len(images), self.batch_size)]
         out = {'value': np.concatenate([p[0] for p in parts])}
         if self.meta['has_jacobian']:
             out['jacobian'] = np.concatenate([p[1] for p in parts])
@@ -190,14 +224,30 @@ class PaddleInferenceBackend:
         Args:
             source: ``(F, 3, H, W)`` in ``[0, 1]``, one or several sources (faces).
             kp_source: their keypoints, ``(F, K, 2)`` / ``(F, K, 2, 2)``.
-            source_output: must be ``None``: this backend renders at the exported size (output
-                above the network's resolution is the eager backend's ``compose_at``).
+            source_output: the same sources at the exported output size ``(F, 3, H_out,
+                W_out)`` (``compose_deformed`` models only; needed when the output size is
+                larger than the networks'): frames are then composed at that size.
+        Raises:
+            ValueError: a source of another size, or ``source_output`` missing, of another
+                size, or given to a model that cannot compose.
         """
-        if source_output is not None:
-            raise ValueError('the inference backend renders frames at the exported size '
-                             f'{self.image_size}; for a larger output (source_output) use the '
-                             'eager backend')
+        compose = bool(self.meta.get('compose_deformed'))
+        if source_output is not None and not compose:
+            raise ValueError('this model renders frames at its networks\' size '
+                             f'{self.image_size} only (no compose_deformed); pass '
+                             'source_output=None')
+        if compose and source_output is None and self.output_size != self.image_size:
+            raise ValueError(f'this export renders at {self.output_size}: pass the sources at '
+                             'that size as source_output')
         source = self._check_images(source, 'source')
+        if compose:
+            source_output = source if source_output is None else np.asarray(source_output)
+            if (source_output.ndim != 4 or len(source_output) != len(source)
+                    or tuple(source_output.shape[1:]) != (3,) + self.output_size):
+                raise ValueError(f'source_output must be ({len(source)}, 3, {self.output_size[0]}, '
+                                 f'{self.output_size[1]}) (the exported output size), got '
+                                 f'{source_output.shape}; resize the sources or export for this '
+                                 'output size')
         value = np.asarray(kp_source['value'], np.float32)
         if len(value) != len(source):
             raise ValueError(f'{len(source)} sources but {len(value)} source keypoint sets')
@@ -206,8 +256,8 @@ class PaddleInferenceBackend:
             outputs = self.programs['source_encoder'](source=source[f:f + 1])
             cached = dict(zip(self.programs['source_encoder'].output_names, outputs))
             cached['kp_source_value'] = value[f:f + 1]
-            if self.meta.get('compose_deformed'):
-                cached['source_image'] = source[f:f + 1]
+            if compose:
+                cached['source_image'] = source_output[f:f + 1]
             if self.meta['has_jacobian']:
                 cached['kp_source_jacobian'] = np.asarray(kp_source['jacobian'],
                                                           np.float32)[f:f + 1]
@@ -215,7 +265,8 @@ class PaddleInferenceBackend:
 
     def animate(self, kp_driving):
         """Normalised driving keypoints, ``F * N`` entries source-major (item ``f * N + n`` is
-        frame ``n`` for source ``f``) -> ``(F * N, 3, H, W)`` frames in ``[0, 1]``."""
+        frame ``n`` for source ``f``) -> ``(F * N, 3, H_out, W_out)`` frames in ``[0, 1]`` (the
+        exported output size, the networks' size unless exported with a larger one)."""
         if self._source is None:
             raise RuntimeError('call set_source() before animate()')
         value = np.asarray(kp_driving['value'], np.float32)
@@ -240,14 +291,16 @@ class PaddleInferenceBackend:
 def load_inference_backend(model_cfg, weights_path, image_size=(256, 256), precision='fp32',
                            threads=None, batch_size=1, device='cpu', tensorrt=False,
                            export_dir=None, cache_root=None, rebuild=False, fallback=False,
-                           border_blend=False):
+                           border_blend=False, output_size=None):
     """The inference backend for ``weights_path``, exporting it first if needed.
 
     Args:
         model_cfg: the ``model`` config section. image_size: ``(H, W)`` or one int (the
             network's resolution). precision, threads, batch_size, device, tensorrt: see
             :class:`PaddleInferenceBackend`. border_blend: the generator's ``inference`` flag
-            (PaddleGAN's border blend).
+            (PaddleGAN's border blend). output_size: ``(H_out, W_out)`` or one int, the size
+            of the frames when larger than the networks' (``compose_deformed`` models; see
+            :func:`ppfom.inference.export.export_networks`); default ``image_size``.
         export_dir: use this folder instead of the cache. The cache is
             :func:`ppfom.inference.export.export_cache_dir`: beside the weights, under
             ``cache_root``, or under ``~/.cache/ppfom/exports`` when the weights' folder is
@@ -264,18 +317,21 @@ def load_inference_backend(model_cfg, weights_path, image_size=(256, 256), preci
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     image_size = tuple(int(v) for v in image_size)
+    if isinstance(output_size, int):
+        output_size = (output_size, output_size)
+    output_size = image_size if output_size is None else tuple(int(v) for v in output_size)
     if cache_root is None and not os.access(os.path.dirname(os.path.abspath(weights_path)),
                                             os.W_OK):
         cache_root = USER_CACHE        # e.g. weights inside a read-only site-packages
     weights_sha256 = sha256sum(weights_path)
     folder = export_dir or export_cache_dir(weights_path, weights_sha256, model_cfg, image_size,
-                                            cache_root, border_blend)
+                                            cache_root, border_blend, output_size)
     log = get_logger()
     try:
         if rebuild or not os.path.exists(folder):
             log.info('exporting %s for Paddle Inference to %s', weights_path, folder)
             export_from_weights(model_cfg, weights_path, folder, image_size, weights_sha256,
-                                border_blend)
+                                border_blend, output_size)
         meta = read_export_meta(folder)
         if meta.get('weights_sha256') != weights_sha256:
             raise ExportError(f'export folder {folder} was made from other weights '
@@ -285,6 +341,9 @@ def load_inference_backend(model_cfg, weights_path, image_size=(256, 256), preci
         if tuple(meta['image_size']) != tuple(image_size):
             raise ExportError(f'export folder {folder} is for {meta["image_size"]} images, not '
                               f'{list(image_size)}; pass --rebuild_export')
+        if tuple(meta.get('output_size') or meta['image_size']) != output_size:
+            raise ExportError(f'export folder {folder} renders {meta.get("output_size")} frames, '
+                              f'not {list(output_size)}; pass --rebuild_export')
         return PaddleInferenceBackend(folder, precision, threads, batch_size, device, tensorrt,
                                       check_files=False)
     except ExportError as exc:

@@ -1,7 +1,9 @@
 """The three programs the export traces (:mod:`ppfom.inference.export` writes them):
 
 ``kp_detector``
-    ``image`` ``(N, 3, H, W)`` -> ``value`` ``(N, K, 2)``, ``jacobian`` ``(N, K, 2, 2)``.
+    ``image`` ``(N, 3, H, W)`` -> ``value`` ``(N, K, 2)``, ``jacobian`` ``(N, K, 2, 2)``; for a
+    detector that reads landmarks (:class:`LandmarkKPDetector`), ``landmarks`` ``(N, L, 2)``
+    in ``[-1, 1]`` -> the same.
 ``source_encoder``
     ``source`` ``(1, 3, H, W)`` -> ``source_table`` ``(1, h'*w', C')`` (the generator's encoder
     features, ``h' = H/2^d``, channels-last) and ``source_small`` ``(1, 3, h, w)`` (the source
@@ -10,7 +12,9 @@
     ``source_table``, ``source_small``, ``kp_source_value`` ``(1, K, 2)``,
     ``kp_driving_value`` ``(N, K, 2)``, ``kp_source_jacobian`` ``(1, K, 2, 2)``,
     ``kp_driving_jacobian`` ``(N, K, 2, 2)`` -> ``prediction`` ``(N, 3, H, W)`` in ``[0, 1]``.
-    Generators with ``compose_deformed`` also take ``source_image`` ``(1, 3, H, W)``.
+    Generators with ``compose_deformed`` also take ``source_image`` ``(1, 3, H_out, W_out)``
+    and give ``prediction`` ``(N, 3, H_out, W_out)``: at the network size that is the
+    generator's own prediction, above it :meth:`OcclusionAwareGenerator.compose_at`.
 
 They compute what :class:`KPDetector.forward` and :class:`OcclusionAwareGenerator.forward`
 compute (same layers, same weights, equal up to float rounding), calling the networks' own
@@ -80,6 +84,20 @@ class KeypointProgram(nn.Layer):
         return value, jacobian.reshape([0, k, 2, 2]).astype(prediction.dtype)
 
 
+class LandmarkKeypointProgram(nn.Layer):
+    """:class:`~ppfom.modules.landmark_keypoints.LandmarkKPDetector` returning ``(value,
+    jacobian)``: its own forward, in float32 (a few small matmuls; the backends never run this
+    program in bf16)."""
+
+    def __init__(self, kp_detector):
+        super().__init__()
+        self.net = kp_detector
+
+    def forward(self, landmarks):
+        kp = self.net(landmarks)
+        return kp['value'], kp['jacobian']
+
+
 class SourceEncoderProgram(nn.Layer):
     """Everything of the generator that depends on the source only."""
 
@@ -106,12 +124,13 @@ class FrameProgram(nn.Layer):
     driving frames.
     """
 
-    def __init__(self, generator, has_jacobian, feature_size, image_size):
+    def __init__(self, generator, has_jacobian, feature_size, image_size, output_size=None):
         super().__init__()
         self.net = generator
         self.has_jacobian = has_jacobian
         self.feature_size = tuple(int(s) for s in feature_size)
         self.image_size = tuple(int(s) for s in image_size)
+        self.output_size = tuple(int(s) for s in (output_size or image_size))
         self.compose = bool(getattr(generator, 'compose_deformed', False))
 
     def _dense_motion(self, small, kp_source, kp_driving, n):
@@ -208,8 +227,15 @@ class FrameProgram(nn.Layer):
 
     def _compose(self, source_image, decoded, deformation, occlusion):
         """``compose_deformed``: ``O * deform_input(source) + (1 - O) * decoded`` with the
-        occlusion map ``O`` resized bilinearly to the image."""
-        h, w = self.image_size
+        occlusion map ``O`` resized bilinearly to the source image, ``(1, 3, H_out, W_out)``;
+        above the network size ``decoded`` is resized bilinearly too (``compose_at``)."""
+        h, w = self.output_size
+        if (h, w) != self.image_size:
+            # transposed around the resize: Paddle 3.3.1's oneDNN matmul reads a convolution's
+            # output (here the decoder's, in oneDNN's blocked layout) as if it were plain
+            # (measured: errors up to 0.9); a transpose makes it plain (a reshape crashes)
+            decoded = resize_bilinear(decoded.transpose([0, 1, 3, 2]), (w, h))
+            decoded = decoded.transpose([0, 1, 3, 2])
         grid = self._sampling_grid(deformation, h, w).astype(decoded.dtype)
         grid = grid.transpose([0, 2, 3, 1])                        # (N, H, W, 2)
         n = paddle.shape(grid)[0]
