@@ -52,7 +52,7 @@ class FirstOrderPredictor:
             ``enhancer_weights`` (downloaded when not given).
         backend, precision, threads, rebuild_export: how the networks run; see
             :func:`ppfom.apps.model_loading.make_backend` (default: Paddle Inference, in bf16
-            where the CPU has it, except for models rendered above their own resolution).
+            where the CPU has it and the networks run at the output size, else fp32).
         audio: copy the driving video's audio. device: ``'cpu'``, ``'gpu'`` or None.
         progress: show tqdm progress bars.
     Raises (constructor): ``ValueError`` subclasses with one-line messages for bad options or

@@ -87,8 +87,10 @@ def make_backend(resolved, backend=defaults.BACKEND, precision=defaults.PRECISIO
             ``auto`` (inference). Models rendered above their networks' resolution (the bundled
             model: ``compose_deformed``, networks at ``network_size``) are exported with the
             output size as well.
-        precision: ``fp32``, ``bf16`` or ``auto`` (bf16 on CPUs with native bf16, else fp32);
-            inference only.
+        precision: ``fp32``, ``bf16`` or ``auto``: bf16 on CPUs with native bf16, else fp32; fp32
+            for models whose networks run below the output size (the bundled model's 64 px
+            networks: bf16 measured no faster there, ``benchmarks/bench_bundled.py``, and 0.14
+            off at worst); inference only.
         threads: CPU threads of the inference backend (default: Paddle's).
         rebuild: export again. fallback: use eager when the export is unusable (logged).
     Raises:
@@ -103,7 +105,8 @@ def make_backend(resolved, backend=defaults.BACKEND, precision=defaults.PRECISIO
     from ..inference.paddle_inference import cpu_supports_bf16, load_inference_backend
     device = 'gpu' if paddle.device.get_device().startswith('gpu') else 'cpu'
     if precision == 'auto':
-        precision = 'bf16' if device == 'cpu' and cpu_supports_bf16() else 'fp32'
+        small = resolved.network_size and resolved.network_size < resolved.output_size
+        precision = 'bf16' if device == 'cpu' and cpu_supports_bf16() and not small else 'fp32'
     return load_inference_backend(resolved.model_cfg, resolved.weight_path,
                                   resolved.network_size or resolved.output_size,
                                   precision=precision, threads=threads, device=device,
