@@ -1,0 +1,49 @@
+"""End-to-end speed of the default command for one face, for the bundled models side by side in
+one run (issue 11's goal: at least 12 frames/s on this CPU).
+
+    python benchmarks/bench_default.py [--models ppfom-face64 ppfom-talk64] [--frames 120]
+
+Each model animates ``lp_s6.jpg`` with the first ``--frames`` frames of ``lp_d12.mp4`` through
+``FirstOrderPredictor`` with its defaults (relative motion, adapted scale, backend ``auto``,
+head paste), in one process; a first untimed run exports the networks and warms the caches. The
+time covers everything the command does after loading: reading, face detection, driving crop
+and tracking (FaceMesh landmarks where the model or the paste needs them), keypoints,
+generation, paste and encoding with audio.
+"""
+import argparse
+import os
+import tempfile
+import time
+
+from common import DATA, add_run_options, first_frames
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--models', nargs='+', default=['ppfom-face64', 'ppfom-talk64'])
+    parser.add_argument('--frames', type=int, default=120)
+    parser.add_argument('--paste', default='head')
+    add_run_options(parser, batch_size=1)
+    args = parser.parse_args()
+    from ppfom.apps import FirstOrderPredictor
+    tmp = tempfile.mkdtemp(prefix='ppfom-default-')
+    clip = first_frames(os.path.join(DATA, 'videos', 'lp_d12.mp4'), args.frames,
+                        os.path.join(tmp, 'clip.mp4'))
+    photo = os.path.join(DATA, 'images', 'lp_s6.jpg')
+    rows = []
+    for model in args.models:
+        predictor = FirstOrderPredictor(output=tmp, model=model, relative=True, adapt_scale=True,
+                                        batch_size=args.batch_size, backend=args.backend,
+                                        paste=args.paste, progress=False)
+        predictor.run(photo, clip)                                  # export + warm-up
+        start = time.perf_counter()
+        predictor.run(photo, clip)
+        seconds = time.perf_counter() - start
+        rows.append((model, predictor.backend.name, seconds, args.frames / seconds))
+    print(f'| model | backend | frames | seconds | frames/s |\n|---|---|---|---|---|')
+    for model, backend, seconds, fps in rows:
+        print(f'| {model} | {backend} | {args.frames} | {seconds:.1f} | {fps:.1f} |')
+
+
+if __name__ == '__main__':
+    main()
