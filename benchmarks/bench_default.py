@@ -11,11 +11,8 @@ and tracking (FaceMesh landmarks where the model or the paste needs them), keypo
 generation, paste and encoding with audio.
 """
 import argparse
-import os
-import tempfile
-import time
 
-from common import DATA, add_run_options, first_frames
+from common import add_run_options, sample_inputs, timed_run
 
 
 def main():
@@ -26,21 +23,15 @@ def main():
     add_run_options(parser, batch_size=1)
     args = parser.parse_args()
     from ppfom.apps import FirstOrderPredictor
-    tmp = tempfile.mkdtemp(prefix='ppfom-default-')
-    clip = first_frames(os.path.join(DATA, 'videos', 'lp_d12.mp4'), args.frames,
-                        os.path.join(tmp, 'clip.mp4'))
-    photo = os.path.join(DATA, 'images', 'lp_s6.jpg')
+    tmp, clip, photo = sample_inputs('lp_s6.jpg', 'lp_d12.mp4', args.frames, 'ppfom-default-')
     rows = []
     for model in args.models:
         predictor = FirstOrderPredictor(output=tmp, model=model, relative=True, adapt_scale=True,
                                         batch_size=args.batch_size, backend=args.backend,
                                         paste=args.paste, progress=False)
-        predictor.run(photo, clip)                                  # export + warm-up
-        start = time.perf_counter()
-        predictor.run(photo, clip)
-        seconds = time.perf_counter() - start
+        seconds = timed_run(predictor, photo, clip)
         rows.append((model, predictor.backend.name, seconds, args.frames / seconds))
-    print(f'| model | backend | frames | seconds | frames/s |\n|---|---|---|---|---|')
+    print('| model | backend | frames | seconds | frames/s |\n|---|---|---|---|---|')
     for model, backend, seconds, fps in rows:
         print(f'| {model} | {backend} | {args.frames} | {seconds:.1f} | {fps:.1f} |')
 

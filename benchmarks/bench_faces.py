@@ -9,10 +9,8 @@ driving frame, including detection, tracking, decoding, pasting and encoding.
 """
 import argparse
 import os
-import tempfile
-import time
 
-from common import DATA, add_run_options, first_frames
+from common import add_run_options, sample_inputs, timed_run
 
 
 def main():
@@ -24,10 +22,8 @@ def main():
     add_run_options(parser)
     args = parser.parse_args()
     from ppfom.apps import FirstOrderPredictor
-    tmp = tempfile.mkdtemp(prefix='ppfom-faces-')
-    clip = first_frames(os.path.join(DATA, 'videos', 'lp_d12.mp4'), args.frames,
-                        os.path.join(tmp, 'clip.mp4'))
-    photo = os.path.join(DATA, 'images', 'paddlegan_multi_person_5faces.jpg')
+    tmp, clip, photo = sample_inputs('paddlegan_multi_person_5faces.jpg', 'lp_d12.mp4',
+                                     args.frames, 'ppfom-faces-')
     rows = []
     for faces, multi in (('1 (largest)', False), ('all 5', True)):
         predictor = FirstOrderPredictor(output=tmp, filename=f'{multi}.mp4', model=args.model,
@@ -35,10 +31,7 @@ def main():
                                         relative=True, adapt_scale=True, multi_person=multi,
                                         batch_size=args.batch_size, backend=args.backend,
                                         progress=False)
-        predictor.run(photo, clip)  # warm-up (exports, caches)
-        start = time.perf_counter()
-        predictor.run(photo, clip)
-        rows.append((faces, 1000 * (time.perf_counter() - start) / args.frames))
+        rows.append((faces, 1000 * timed_run(predictor, photo, clip) / args.frames))
     print(f'model {args.model or args.weight_path}, backend {args.backend}, batch {args.batch_size}, '
           f'{args.frames} frames of lp_d12.mp4, {os.cpu_count()} cores')
     print('| faces animated | ms per driving frame |\n|---|---|')

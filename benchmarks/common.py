@@ -24,3 +24,22 @@ def first_frames(video, count, out, lossless=False):
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-loglevel', 'error', '-i', video,
                     '-frames:v', str(count), *codec, out], check=True)
     return out
+
+
+def sample_inputs(photo, video, frames, prefix):
+    """A temporary folder, the first ``frames`` frames of ``data/videos/<video>`` in it, and the
+    path of ``data/images/<photo>``: ``(folder, clip, photo)``."""
+    import tempfile
+    folder = tempfile.mkdtemp(prefix=prefix)
+    clip = first_frames(os.path.join(DATA, 'videos', video), frames,
+                        os.path.join(folder, 'clip.mp4'))
+    return folder, clip, os.path.join(DATA, 'images', photo)
+
+
+def timed_run(predictor, photo, clip):
+    """Seconds of ``predictor.run(photo, clip)`` after one untimed run (export, caches)."""
+    import time
+    predictor.run(photo, clip)
+    start = time.perf_counter()
+    predictor.run(photo, clip)
+    return time.perf_counter() - start
