@@ -18,3 +18,5 @@ BACKEND = 'auto'              # --backend (see ppfom.apps.model_loading.make_bac
 BACKEND_CHOICES = ('auto', 'eager', 'inference')
 PRECISION = 'auto'            # --precision
 PRECISION_CHOICES = ('auto', 'fp32', 'bf16')
+RELATIVE = True               # relative motion (--absolute turns it off)
+ADAPT_SCALE = True            # scale the motion by the faces' sizes (--no_adapt_scale)

@@ -1,32 +1,46 @@
 """Animate a photo with a driving video (First Order Motion Model).
 
-    python applications/tools/first-order-demo.py --source_image IMG --driving_video VID \
-        --relative --adapt_scale
+    ppfom animate --source_image IMG --driving_video VID
+    ppfom animate --example          # the example shipped in the package
 
-Flags follow PaddleGAN's first-order-demo.py; the result is written to OUTPUT/FILENAME.
+The ``ppfom animate`` command; ``applications/tools/first-order-demo.py`` is a thin wrapper.
+Flags follow PaddleGAN's first-order-demo.py (relative motion and adapted scale are on by default;
+``--absolute`` / ``--no_adapt_scale`` turn them off); the result is written to OUTPUT/FILENAME.
 """
 import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+from . import defaults
 
 
-def build_parser():
-    from ppfom.apps import defaults
-    from ppfom.utils.model_zoo import MODEL_ZOO
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def build_parser(prog=None):
+    """The flags of ``ppfom animate`` (PaddleGAN's names), with the defaults of
+    :mod:`ppfom.apps.defaults`."""
+    from ..utils.model_zoo import MODEL_ZOO
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n')[0])
     add = parser.add_argument
     add('--config', default=None, help='YAML with a model section (default: the model\'s own)')
     add('--weight_path', default=None, help='FOMM weights (.pdparams); default: download/bundled')
     add('--model', default=None,
         help=f"model zoo name ({', '.join(MODEL_ZOO)}; default: the bundled model)")
-    add('--source_image', required=True, help='the photo to animate')
-    add('--driving_video', required=True, help='the video whose motion is transferred')
+    add('--source_image', default=None, help='the photo to animate (required unless --example)')
+    add('--driving_video', default=None,
+        help='the video whose motion is transferred (required unless --example)')
+    add('--example', action='store_true',
+        help="animate the example shipped in the package (PaddleGAN's demo photo and video); "
+             '--source_image / --driving_video replace either file')
     add('--output', default=defaults.OUTPUT, help='output folder')
     add('--filename', default=defaults.FILENAME, help='output file name')
-    add('--relative', action='store_true', help='relative motion (recommended)')
-    add('--adapt_scale', action='store_true', help='adapt the motion to the source face size')
+    add('--relative', dest='relative', action='store_true', default=defaults.RELATIVE,
+        help='relative motion (the default; kept for PaddleGAN\'s command lines)')
+    add('--absolute', dest='relative', action='store_false',
+        help='absolute motion: the driving keypoints as they are (the face takes the driving '
+             "face's place and size)")
+    add('--adapt_scale', dest='adapt_scale', action='store_true', default=defaults.ADAPT_SCALE,
+        help='adapt the motion to the source face size (the default)')
+    add('--no_adapt_scale', dest='adapt_scale', action='store_false',
+        help='do not adapt the motion to the source face size')
     add('--find_best_frame', action='store_true',
         help='start from the driving frame whose pose best matches the source')
     add('--best_frame', type=int, default=None, help='start from this driving frame (0-based)')
@@ -60,14 +74,27 @@ def build_parser():
     add('--threads', type=int, default=None, help='CPU threads of the inference backend')
     add('--rebuild_export', action='store_true', help='export the inference programs again')
     add('--no_audio', action='store_true', help='do not copy the driving audio')
+    add('--audio', default=None, metavar='FILE',
+        help="put this file's sound under the result instead of the driving audio (trimmed or "
+             "padded with silence to the video's length)")
     add('--cpu', action='store_true', help='run on the CPU even when a GPU is available')
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    from ppfom.apps import FirstOrderPredictor
-    from ppfom.utils.download import DownloadError
+def main(argv=None, prog=None):
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    from ..utils.download import DownloadError
+    from . import examples
+    from .first_order_predictor import FirstOrderPredictor
+    if args.example:
+        args.source_image = args.source_image or examples.SOURCE_IMAGE
+        args.driving_video = args.driving_video or examples.DRIVING_VIDEO
+    for flag in ('source_image', 'driving_video'):
+        if getattr(args, flag) is None:
+            parser.error(f'--{flag} is required (or --example for the shipped example)')
+    if args.audio and args.no_audio:
+        parser.error('--audio FILE and --no_audio contradict each other; pass one')
     try:
         predictor = FirstOrderPredictor(
             output=args.output, weight_path=args.weight_path, config=args.config,
@@ -81,8 +108,8 @@ def main(argv=None):
             crop=not args.no_crop, crop_driving=args.crop_driving, enhancer=args.enhancer,
             enhancer_weights=args.enhancer_weights, backend=args.backend,
             precision=args.precision, threads=args.threads, rebuild_export=args.rebuild_export,
-            audio=not args.no_audio,
-            device='cpu' if args.cpu else None)
+            audio=args.audio or not args.no_audio, device='cpu' if args.cpu else None,
+            messages='cli')
         path = predictor.run(args.source_image, args.driving_video)
     except (ValueError, OSError, KeyError, DownloadError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -90,7 +117,3 @@ def main(argv=None):
         return 2
     print(path)
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,21 +1,52 @@
 """``FirstOrderPredictor``: the Python API behind the CLI, notebooks and web UIs."""
+import functools
 import os
+import re
 
 import cv2
 import numpy as np
 import paddle
 from tqdm import tqdm
 
-from ..utils.image_io import read_image
+from ..utils.download import DownloadError
 from ..utils.logger import get_logger
-from ..utils.video import VideoReader, VideoWriter, check_writable_folder
+from ..utils.video import VideoWriter, check_writable_folder
 from . import defaults
 from .animation import Animator, MotionOptions
 from .faces import DrivingCropper, FaceOptions, PhotoCompositor, select_face_crops
+from .inputs import FrameCollector, load_source, open_driving
 from .landmarks import FaceLandmarks, animated_landmarks, fill_missing
 from .model_loading import make_backend, resolve_model
 
 MAX_PHOTO_SIDE = 1920  # larger photos are downscaled (logged); the video has the photo's size
+
+# CLI flags in error messages, as Python API arguments (other ``--name`` become ``name``)
+FLAG_ARGUMENTS = {'--no_crop': 'crop=False', '--no_audio': 'audio=False',
+                  '--absolute': 'relative=False', '--no_adapt_scale': 'adapt_scale=False',
+                  '--cpu': "device='cpu'"}
+
+
+def api_message(text):
+    """``text`` (an error message naming CLI flags) in the Python API's words."""
+    for flag, argument in FLAG_ARGUMENTS.items():
+        text = text.replace(flag, argument)
+    text = re.sub(r'--(\w+) (PATH|FILE)\b', r'\1=\2', text)
+    return re.sub(r'--(\w+)', r'\1', text)
+
+
+def _api_errors(method):
+    """Reword the one-line errors of ``method`` for Python callers (``messages='api'``): the
+    same exception, its message naming arguments instead of CLI flags."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (ValueError, OSError, KeyError, DownloadError) as exc:
+            words = getattr(self, 'messages', None) or kwargs.get('messages', 'api')
+            if words == 'api' and exc.args and isinstance(exc.args[0], str):
+                exc.args = (api_message(exc.args[0]),) + exc.args[1:]
+            raise
+    return wrapper
 
 
 def _concat_kp(parts):
@@ -26,14 +57,16 @@ class FirstOrderPredictor:
     """Animate a photo with a driving video (First Order Motion Model).
 
     Arguments follow PaddleGAN's ``FirstOrderPredictor``; ``run(source_image, driving_video)``
-    writes ``output/filename`` and returns its path.
+    writes ``output/filename`` (or ``run(..., output=PATH)``) and returns its path, or returns the
+    frames with ``return_frames=True``. Photos and driving frames may also be arrays.
 
     Args:
         output: output folder. filename: name of the result (``result.mp4``).
         weight_path: a FOMM ``.pdparams`` (PaddleGAN layout, trainer checkpoint or converted).
         config: YAML with a ``model`` section (default: the model's own config).
         model: a model zoo name (see :mod:`ppfom.utils.model_zoo`); default: the bundled model.
-        relative, adapt_scale, find_best_frame, best_frame: see :class:`MotionOptions`.
+        relative, adapt_scale, find_best_frame, best_frame: see :class:`MotionOptions`
+            (relative motion and adapt_scale are on by default; PaddleGAN's are off).
         image_size: side of the animated square (256; 512 selects the 512 model).
         batch_size: driving frames per network call (the frames are identical for any value).
         mobile_net: PaddleGAN's lightweight model.
@@ -53,21 +86,27 @@ class FirstOrderPredictor:
         backend, precision, threads, rebuild_export: how the networks run; see
             :func:`ppfom.apps.model_loading.make_backend` (default: Paddle Inference, in bf16
             where the CPU has it and the networks run at the output size, else fp32).
-        audio: copy the driving video's audio. device: ``'cpu'``, ``'gpu'`` or None.
+        audio: True copies the driving video's audio, False writes none, a file path puts that
+            file's sound under the result (trimmed or padded to the video's length).
+        device: ``'cpu'``, ``'gpu'`` or None.
         progress: show tqdm progress bars.
+        messages: ``'api'`` (errors name the arguments) or ``'cli'`` (errors name CLI flags).
     Raises (constructor): ``ValueError`` subclasses with one-line messages for bad options or
     weights that do not fit, ``DownloadError`` when weights are missing and cannot be fetched.
     """
 
-    def __init__(self, output=defaults.OUTPUT, weight_path=None, config=None, relative=False,
-                 adapt_scale=False, find_best_frame=False, best_frame=None, ratio=defaults.RATIO,
+    @_api_errors
+    def __init__(self, output=defaults.OUTPUT, weight_path=None, config=None,
+                 relative=defaults.RELATIVE, adapt_scale=defaults.ADAPT_SCALE,
+                 find_best_frame=False, best_frame=None, ratio=defaults.RATIO,
                  filename=defaults.FILENAME, face_detector=defaults.FACE_DETECTOR,
                  multi_person=False, image_size=None, face_enhancement=False, paste=defaults.PASTE,
                  batch_size=defaults.BATCH_SIZE, mobile_net=False, model=None,
                  detector_weights=None, crop=True, crop_driving=defaults.CROP_DRIVING,
                  enhancer=defaults.ENHANCER, enhancer_weights=None, backend=defaults.BACKEND,
                  precision=defaults.PRECISION, threads=None, rebuild_export=False, audio=True,
-                 device=None, progress=True):
+                 device=None, progress=True, messages='api'):
+        self.messages = messages
         if batch_size < 1:
             raise ValueError(f'--batch_size must be at least 1, got {batch_size}')
         if best_frame is not None and best_frame < 0:
@@ -82,6 +121,8 @@ class FirstOrderPredictor:
             raise ValueError(f"--paste must be head or disc, got '{paste}'")
         if multi_person and not crop:
             raise ValueError('--multi_person needs face crops; drop --no_crop')
+        if isinstance(audio, (str, os.PathLike)) and not os.path.isfile(audio):
+            raise ValueError(f'audio file not found: {audio}; check --audio')
         if device:
             paddle.set_device(device)
         self.output, self.filename = output, filename
@@ -117,10 +158,10 @@ class FirstOrderPredictor:
     def _bar(self, total, desc):
         return tqdm(total=total, desc=desc, unit='frame', disable=not self.progress)
 
-    def read_photo(self, path):
-        """Step 1 of :meth:`run`: the photo as RGB uint8, downscaled when larger than
-        ``MAX_PHOTO_SIDE``."""
-        photo = read_image(path)
+    def read_photo(self, source_image):
+        """Step 1 of :meth:`run`: the photo (a path or an ``(H, W, 3)`` uint8 RGB array) as RGB
+        uint8, downscaled when larger than ``MAX_PHOTO_SIDE``."""
+        photo = load_source(source_image)
         side = max(photo.shape[:2])
         if side > MAX_PHOTO_SIDE:
             scale = MAX_PHOTO_SIDE / side
@@ -130,11 +171,12 @@ class FirstOrderPredictor:
             photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
         return photo
 
-    def driving_keypoints(self, animator, driving, cropper, landmarks=None):
+    def driving_keypoints(self, animator, driving, cropper, landmarks=None, report=None):
         """Step 4 of :meth:`run`: keypoints of every driving frame, decoded and cropped in
         batches; with ``landmarks`` (:class:`FaceLandmarks`), also the FaceMesh landmarks of every
         frame (``(T, 468, 2)`` in ``[0, 1]`` of the crop, frames without a face holding the last
-        face's), from which models that read landmarks take their keypoints.
+        face's), from which models that read landmarks take their keypoints;
+        ``report(stage, done, total)`` after each batch.
         Returns ``(kp_driving, driving_landmarks or None)``."""
         parts, marks, start = [], [], 0
         with self._bar(driving.frame_count, 'keypoints') as bar:
@@ -146,6 +188,8 @@ class FirstOrderPredictor:
                     parts.append(animator.keypoints(frames))
                 start += len(frames)
                 bar.update(len(frames))
+                if report:
+                    report('driving keypoints', start, driving.frame_count)
         if not marks:
             return _concat_kp(parts), None
         driving_landmarks, found = fill_missing(np.concatenate(marks))
@@ -166,8 +210,22 @@ class FirstOrderPredictor:
         restored = np.clip(np.rint(np.asarray(restored) * 255), 0, 255).astype(np.uint8)
         return restored.transpose(0, 2, 3, 1).reshape(frames.shape)
 
-    def run(self, source_image, driving_video):
-        """Animate ``source_image`` (path of a photo) with ``driving_video`` (path of a video).
+    @_api_errors
+    def run(self, source_image, driving_video, output=None, fps=None, return_frames=False,
+            report=None):
+        """Animate ``source_image`` with ``driving_video``.
+
+        Args:
+            source_image: path of a photo, or an ``(H, W, 3)`` uint8 RGB array.
+            driving_video: path of a video, a ``(T, H, W, 3)`` uint8 RGB array, or an iterable
+                of ``(H, W, 3)`` uint8 RGB frames.
+            output: path of the result for this call (default: ``output/filename`` of the
+                constructor).
+            fps: frame rate of the result when the driving frames are in memory (default 30).
+            return_frames: return the result as a ``(T, H, W, 3)`` uint8 RGB array instead of
+                writing a file.
+            report: called as ``report(stage, done, total)`` while running (stage names:
+                ``reading``, ``driving keypoints``, ``animating``), e.g. for a progress display.
 
         1. Read the photo (downscaled above ``MAX_PHOTO_SIDE``) and open the driving video.
         2. Choose what to animate: the face crop(s), or the whole image.
@@ -181,12 +239,20 @@ class FirstOrderPredictor:
            animated, or PaddleGAN's disc) and encode, batch by batch, with the driving audio; the
            file appears at the output path only when complete.
 
-        Returns the output path. On any error nothing is left at the output path.
+        Returns the output path (or the frames). On any error nothing is left at the output
+        path.
+        Raises: ``ImageReadError``, ``VideoReadError``, ``NoFaceError``, ``VideoWriteError``,
+        ``ValueError`` for arrays of the wrong shape or dtype: one line each, naming the
+        argument.
         """
         # 1. inputs
+        report = report or (lambda stage, done, total: None)
+        report('reading', 0, 1)
         photo = self.read_photo(source_image)
-        driving = VideoReader(driving_video)
-        check_writable_folder(self.output)
+        driving = open_driving(driving_video, fps)
+        out_path = output or os.path.join(self.output, self.filename)
+        if not return_frames:
+            check_writable_folder(os.path.dirname(os.path.abspath(out_path)))
 
         # 2. what to animate
         crops = select_face_crops(photo, self.detector.detect, self.faces) if self.faces.crop \
@@ -212,7 +278,7 @@ class FirstOrderPredictor:
                                  detect_anchor=self.detector.detect if self.detector else None)
         cropper.prepare(driving)
         kp_driving, driving_landmarks = self.driving_keypoints(animator, driving, cropper,
-                                                               landmarks)
+                                                               landmarks, report)
 
         # 5. initial frame
         initial = animator.initial_frame(kp_driving)
@@ -220,10 +286,14 @@ class FirstOrderPredictor:
             self.logger.info('initial driving frame: %d', initial)
 
         # 6. generate and write
-        out_path = os.path.join(self.output, self.filename)
-        audio_from = driving.path if (self.audio and driving.has_audio) else None
-        with VideoWriter(out_path, driving.fps, audio_from=audio_from) as writer, \
-                self._bar(len(kp_driving['value']), 'animating') as bar:
+        if isinstance(self.audio, (str, os.PathLike)):
+            audio_from = os.fspath(self.audio)
+        else:
+            audio_from = driving.path if (self.audio and driving.has_audio) else None
+        total = len(kp_driving['value'])
+        sink = FrameCollector() if return_frames else \
+            VideoWriter(out_path, driving.fps, audio_from=audio_from)
+        with sink as writer, self._bar(total, 'animating') as bar:
             start = 0
             for frames in animator.generate(kp_driving, initial, self.batch_size):
                 if self.enhancer is not None:
@@ -236,6 +306,9 @@ class FirstOrderPredictor:
                 writer.write(compositor.compose(frames, heads))
                 start += frames.shape[1]
                 bar.update(frames.shape[1])
+                report('animating', writer.frames_written, total)
+        if return_frames:
+            return writer.result()
         self.logger.info('wrote %s (%d frames, %.2f fps%s)', out_path, writer.frames_written,
                          driving.fps, ', with audio' if audio_from else '')
         return out_path

@@ -1,22 +1,21 @@
 """A web page for animating a photo with a driving video (First Order Motion Model).
 
-    pip install -r requirements-web.txt
-    python applications/tools/gradio_app.py            # then open http://127.0.0.1:7860
+    pip install 'ppfom[web]'
+    ppfom web            # then open http://127.0.0.1:7860
 
-The page binds to 127.0.0.1 (this machine only) unless --host says otherwise, and never opens a
-public gradio.live link unless --share is given. The app's logic lives in ppfom/apps/web.py, its
-page layout in ppfom/apps/web_page.py.
+The ``ppfom web`` command; ``applications/tools/gradio_app.py`` is a thin wrapper. The page binds
+to 127.0.0.1 (this machine only) unless --host says otherwise, and never opens a public gradio.live
+link unless --share is given. The app's logic lives in ppfom/apps/web.py, its page layout in
+ppfom/apps/web_page.py.
 """
 import argparse
+import logging
 import os
 import sys
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
-sys.path.insert(0, ROOT)
 
-
-def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def build_parser(prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n')[0])
     add = parser.add_argument
     add('--host', default='127.0.0.1',
         help='address to bind (127.0.0.1: this machine only; 0.0.0.0: every network interface)')
@@ -29,31 +28,28 @@ def build_parser():
     add('--enhancer_weights', default=None,
         help='local GFPGAN weights for "Face enhancement" (default: downloaded once)')
     add('--examples', default=None,
-        help='folder with images/ and videos/ to offer as examples (default: ../shared/data '
-             'beside the checkout, or $PPFOM_SHARED/data, when it exists)')
+        help="folder with images/ and videos/ to offer as examples (default: the package's "
+             'example photo, painting and driving video)')
     add('--output', default=None, help='folder for the results (default: a temporary folder)')
     add('--cpu', action='store_true', help='run on the CPU even when a GPU is available')
     return parser
 
 
-def default_examples_dir():
-    shared = os.environ.get('PPFOM_SHARED', os.path.join(ROOT, '..', 'shared'))
-    return os.path.abspath(os.path.join(shared, 'data'))
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def main(argv=None, prog=None):
+    args = build_parser(prog).parse_args(argv)
     # no usage statistics sent to gradio's servers from a local app
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
+    # no line per HTTP request in the app's log (gradio's client polls the server)
+    logging.getLogger('httpx').setLevel(logging.WARNING)
     try:
         import gradio  # noqa: F401
     except ImportError:
         print('error: gradio is not installed; run: pip install -r requirements-web.txt',
               file=sys.stderr)
         return 2
-    from ppfom.apps.web import (DEFAULT_SIZE, MAX_UPLOAD_MB, WebAnimator, example_pairs,
-                                model_choices)
-    from ppfom.apps.web_page import build_app
+    from . import examples as shipped
+    from .web import DEFAULT_SIZE, MAX_UPLOAD_MB, WebAnimator, example_pairs, model_choices
+    from .web_page import build_app
     for flag, path in (('--weight_path', args.weight_path), ('--config', args.config),
                        ('--enhancer_weights', args.enhancer_weights)):
         if path and not os.path.isfile(path):
@@ -63,15 +59,11 @@ def main(argv=None):
     animator = WebAnimator(choices, output_root=args.output,
                            device='cpu' if args.cpu else None,
                            enhancer_weights=args.enhancer_weights)
-    examples_dir = args.examples or default_examples_dir()
-    examples = example_pairs(examples_dir)
+    examples_dir = args.examples or shipped.EXAMPLES_DIR
+    examples = example_pairs(args.examples) if args.examples else shipped.gallery()
     app = build_app(animator, examples, default_size=args.image_size or DEFAULT_SIZE)
     app.queue(default_concurrency_limit=1)
     app.launch(server_name=args.host, server_port=args.port, share=args.share,
                show_error=True, max_file_size=f'{MAX_UPLOAD_MB}mb',
                allowed_paths=[examples_dir] if examples else None)
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,5 +1,7 @@
-"""Train or evaluate FOMM from a YAML config (PaddleGAN's ``tools/main.py`` arguments).
+"""Train or evaluate FOMM from a YAML config (PaddleGAN's ``tools/main.py`` arguments): the
+``ppfom train`` command; ``tools/main.py`` is a thin wrapper.
 
+    ppfom train -c configs/firstorder_vox_256.yaml
     python tools/main.py -c configs/firstorder_vox_256.yaml
     python tools/main.py -c CFG -o dataset.train.batch_size=4 model.train_params.micro_batches=2
     python tools/main.py -c CFG --resume output_dir/RUN/checkpoint_last.pdparams
@@ -10,17 +12,16 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from ppfom.datasets.firstorder_dataset import DatasetError  # noqa: E402
-from ppfom.metrics.face_analysis import EvalDependencyError  # noqa: E402
-from ppfom.models.losses.perceptual import PerceptualWeightsError  # noqa: E402
-from ppfom.utils.checkpoint import CheckpointError  # noqa: E402
-from ppfom.utils.config import ConfigError, get_config  # noqa: E402
+from ..datasets.firstorder_dataset import DatasetError
+from ..metrics.face_analysis import EvalDependencyError
+from ..models.losses.perceptual import PerceptualWeightsError
+from ..utils.checkpoint import CheckpointError
+from ..utils.config import ConfigError, get_config
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train or evaluate a First Order Motion Model')
+def parse_args(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog,
+                                     description='Train or evaluate a First Order Motion Model')
     parser.add_argument('-c', '--config-file', required=True, metavar='FILE',
                         help='YAML config (configs/firstorder_*.yaml)')
     parser.add_argument('-o', '--opt', nargs='+', default=[], action='extend', metavar='KEY=VALUE',
@@ -44,8 +45,8 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def main(argv=None, prog=None):
+    args = parse_args(argv, prog)
     try:
         cfg = get_config(args.config_file, args.opt)
         if args.evaluate_only and not args.no_face_metrics:
@@ -77,7 +78,3 @@ def main(argv=None):
         print(f'error: {msg} (set PPFOM_DEBUG=1 for the traceback)', file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -19,6 +19,13 @@ class VideoWriteError(OSError):
     """The result cannot be written (folder not writable, encoder failure)."""
 
 
+# ffmpeg output options of every result: BT.709 conversion and tags, index at the front
+MP4_OPTIONS = ('-vf', 'scale=out_color_matrix=bt709:out_range=tv,setparams=colorspace=bt709:'
+                     'color_primaries=bt709:color_trc=bt709:range=tv',
+               '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709',
+               '-color_range', 'tv', '-movflags', '+faststart')
+
+
 class VideoReader:
     """A video file read as a stream of RGB uint8 frames.
 
@@ -121,6 +128,11 @@ class VideoWriter:
         quality: imageio-ffmpeg quality, 0-10.
     Frame sizes must be constant; odd sizes are padded by one pixel (edge replicate) because
     yuv420p needs even dimensions — frames are never resized.
+
+    The file streams (``+faststart``: the index is at the front) and says how its colours are
+    coded: RGB is converted with the BT.709 matrix to limited-range YUV and tagged BT.709, so
+    players show the colours the frames had. Audio is trimmed or padded with silence to the
+    video's length.
     """
 
     def __init__(self, path, fps, audio_from=None, quality=8):
@@ -141,9 +153,10 @@ class VideoWriter:
                                  w, h, w + pad_w, h + pad_h)
         self._pad = (pad_h, pad_w)
         kwargs = dict(fps=self.fps, quality=self.quality, macro_block_size=1,
-                      ffmpeg_log_level='error', codec='libx264')
+                      ffmpeg_log_level='error', codec='libx264', output_params=list(MP4_OPTIONS))
         if self.audio_from:
             kwargs.update(audio_path=self.audio_from, audio_codec='aac')
+            kwargs['output_params'] += ['-af', 'apad', '-shortest']  # the video's length
         self._gen = imageio_ffmpeg.write_frames(self.tmp_path, (w + pad_w, h + pad_h), **kwargs)
         self._gen.send(None)
 

@@ -1,7 +1,7 @@
 """Cross-identity animation score: animate photos with other people's clips and measure how well
 each result follows its driver (:mod:`ppfom.metrics.animation`; needs ``pip install 'ppfom[eval]'``).
 
-    python tools/evaluate_animation.py --pairs PHOTO:VIDEO [PHOTO:VIDEO ...] --output DIR
+    ppfom evaluate --pairs PHOTO:VIDEO [PHOTO:VIDEO ...] --output DIR
         [--data_dir ../shared/data] [--max_frames 120] [--model NAME | --weight_path W --config C]
         [--no_relative] [--no_adapt_scale] [--references]
 
@@ -10,20 +10,20 @@ Relative paths in ``--pairs`` are looked up under ``--data_dir`` (``images/`` fo
 medians) and ``DIR/<photo>__<clip>.jpg`` contact sheets (driver | result face). With
 ``--references`` each pair also gets two reference rows: ``static`` (the photo unmoved) and
 ``self`` (the driving clip scored against itself).
+
+The ``ppfom evaluate`` command; ``tools/evaluate_animation.py`` is a thin wrapper.
 """
 import argparse
 import json
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-
-from ppfom.metrics.animation import SIGNALS, median_scores, score_pair  # noqa: E402
-from ppfom.metrics.face_analysis import EvalDependencyError, check_eval_dependencies  # noqa: E402
+from ..metrics.animation import SIGNALS, median_scores, score_pair
+from ..metrics.face_analysis import EvalDependencyError, check_eval_dependencies
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def build_parser(prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n')[0])
     parser.add_argument('--pairs', nargs='+', required=True, metavar='PHOTO:VIDEO')
     parser.add_argument('--output', required=True, help='folder for scores.json and the sheets')
     parser.add_argument('--data_dir', default=None,
@@ -45,8 +45,8 @@ def build_parser():
     return parser
 
 
-def parse_args(argv=None):
-    return build_parser().parse_args(argv)
+def parse_args(argv=None, prog=None):
+    return build_parser(prog).parse_args(argv)
 
 
 def resolve(path, data_dir, sub):
@@ -86,15 +86,15 @@ def print_table(rows):
         print('  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def main(argv=None, prog=None):
+    args = parse_args(argv, prog)
     try:
         pairs = [split_pair(p, args.data_dir) for p in args.pairs]
         analyzer = check_eval_dependencies()
         kwargs = dict(relative=not args.no_relative, adapt_scale=not args.no_adapt_scale,
                       find_best_frame=args.find_best_frame, model=args.model,
                       weight_path=args.weight_path, config=args.config)
-        from ppfom.apps.first_order_predictor import FirstOrderPredictor
+        from .first_order_predictor import FirstOrderPredictor
         predictor = FirstOrderPredictor(audio=False, progress=False, **kwargs)
         os.makedirs(args.output, exist_ok=True)
         results, rows = [], []
@@ -132,14 +132,10 @@ def main(argv=None):
 
 def reference_rows(photo, video, max_frames, analyzer):
     """``static``: the photo unmoved as the result; ``self``: the driver as its own result."""
-    from ppfom.metrics.animation import read_clip
-    from ppfom.utils.image_io import read_image
+    from ..metrics.animation import read_clip
+    from ..utils.image_io import read_image
     frames, _ = read_clip(video, max_frames)
     image = read_image(photo)
     return {'static': score_pair(image, frames, result=[image] * len(frames), analyzer=analyzer),
             'self': score_pair(image, frames, result=frames, crop_result=False,
                                analyzer=analyzer)}
-
-
-if __name__ == '__main__':
-    sys.exit(main())
