@@ -292,7 +292,7 @@ class FirstOrderPredictor:
             audio_from = driving.path if (self.audio and driving.has_audio) else None
         total = len(kp_driving['value'])
         sink = FrameCollector() if return_frames else \
-            VideoWriter(out_path, driving.fps, audio_from=audio_from)
+            VideoWriter(out_path, driving.fps, audio_from=audio_from, duration=total / driving.fps)
         with sink as writer, self._bar(total, 'animating') as bar:
             start = 0
             for frames in animator.generate(kp_driving, initial, self.batch_size):

@@ -8,14 +8,16 @@ browser (``tests/web/test_gradio_browser.py``).
 """
 import os
 import shutil
+import socket
 import tempfile
 import time
+import urllib.parse
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
 import cv2
 
-from ..utils.download import DownloadError
+from ..utils.download import DownloadError, find_cached
 from ..utils.logger import get_logger
 from ..utils.model_zoo import MODEL_ZOO
 from . import defaults
@@ -47,6 +49,10 @@ class InputError(ValueError):
     """An upload the app cannot use; the message says what to upload instead."""
 
 
+class Stopped(Exception):
+    """The user pressed Stop: the run ends at the next batch, nothing is written."""
+
+
 @dataclass
 class ModelChoice:
     """One entry of the page's model menu: its label and the predictor arguments it sets."""
@@ -54,9 +60,29 @@ class ModelChoice:
     kwargs: dict = field(default_factory=dict)
 
 
-def model_choices(weight_path=None, config=None, model=None):
+def reachable(url, timeout=2.0):
+    """Whether ``url``'s server accepts a connection (a quick probe, no request sent)."""
+    parts = urllib.parse.urlparse(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def model_label(spec, online):
+    """A zoo model's menu label: its name, marked when its weights are not on this machine
+    (``needs a download``, or ``offline: not downloaded`` when the server cannot be reached)."""
+    if spec.bundled or find_cached(spec.url, spec.sha256):
+        return spec.name
+    return f'{spec.name} (needs a download)' if online else f'{spec.name} (offline: not downloaded)'
+
+
+def model_choices(weight_path=None, config=None, model=None, online=None):
     """The model menu: the weights given at start-up (``custom``) first when any, then the zoo.
 
+    Zoo models whose weights are not on this machine are marked (:func:`model_label`);
+    ``online`` (default: probe the download server once) says whether they can be fetched.
     Returns ``{label: ModelChoice}`` in menu order; the first entry is the default.
     """
     choices = {}
@@ -69,8 +95,12 @@ def model_choices(weight_path=None, config=None, model=None):
     if first in names:
         names.remove(first)
         names.insert(0, first)
+    urls = [MODEL_ZOO[n].url for n in names if MODEL_ZOO[n].url]
+    if online is None and urls:
+        online = reachable(urls[0])
     for name in names:
-        choices[name] = ModelChoice(name, {'model': name})
+        label = model_label(MODEL_ZOO[name], online)
+        choices[label] = ModelChoice(label, {'model': name})
     return choices
 
 
@@ -84,15 +114,14 @@ def size_choices(image_size=None):
 
 @dataclass
 class PageOptions:
-    """The page's animation options, with the page's defaults (relative motion and adapted scale
-    on: what the page recommends), in the order of the page's inputs after photo, video and
-    model.
+    """The page's animation options, with the defaults of :mod:`ppfom.apps.defaults`, in the
+    order of the page's inputs after photo, video and model.
 
     best_frame: a driving frame index; None, '' or 0 for none (the motion starts at the first
     frame). image_size: a menu entry (``'model default'`` or a number as text).
     """
-    relative: bool = True
-    adapt_scale: bool = True
+    relative: bool = defaults.RELATIVE
+    adapt_scale: bool = defaults.ADAPT_SCALE
     find_best_frame: bool = False
     best_frame: Optional[int] = None
     multi_person: bool = False
@@ -101,6 +130,7 @@ class PageOptions:
     image_size: str = DEFAULT_SIZE
     face_enhancement: bool = False
     audio: bool = True
+    crop_driving: str = defaults.CROP_DRIVING
 
     def predictor_kwargs(self, model):
         """:class:`FirstOrderPredictor` arguments for ``model`` (a :class:`ModelChoice`).
@@ -223,9 +253,15 @@ def error_message(exc, paths=()):
     for flag, words in FLAG_WORDS.items():
         text = text.replace(f'check {flag}', f'check {words}').replace(flag, words)
     if isinstance(exc, DownloadError):
-        text = 'The weights could not be downloaded: ' + text
+        name = text.split()[2] if text.startswith('cannot download ') else 'the weights'
+        return (f'{name} could not be downloaded (no connection to its server?). Choose a model '
+                'without "(needs a download)", or download the file elsewhere and start the app '
+                'with --weight_path FILE.')
     text = text.splitlines()[0] if text else text
-    return text[:1].upper() + text[1:]
+    first = text.split(' ', 1)[0]
+    if first.isalpha() and first.islower():  # a word, not a file name ("lp_d1.mp4 is ...")
+        text = text[:1].upper() + text[1:]
+    return text
 
 
 class WebAnimator:
@@ -252,6 +288,20 @@ class WebAnimator:
         self.factory, self.device = predictor_factory, device
         self._predictor = self._key = None
         self._runs = 0
+        self._stop = False
+
+    def request_stop(self):
+        """Make the current run end at its next batch (its result is not written)."""
+        self._stop = True
+
+    def _reporter(self, report):
+        """``report(stage, done, total)`` wrapped: ends the run when Stop was pressed."""
+        def checked(stage, done, total):
+            if self._stop:
+                raise Stopped()
+            if report:
+                report(stage, done, total)
+        return checked
 
     def predictor(self, kwargs):
         """A predictor for ``kwargs``: the previous one when the options are the same (no
@@ -259,8 +309,8 @@ class WebAnimator:
         key = tuple(sorted(kwargs.items()))
         if self._predictor is None or key != self._key:
             self._predictor = self._key = None  # free the old networks first
-            self._predictor = self.factory(device=self.device, progress=True, **self.fixed,
-                                           **kwargs)
+            self._predictor = self.factory(device=self.device, progress=True, messages='cli',
+                                           **self.fixed, **kwargs)
             self._key = key
         return self._predictor
 
@@ -272,15 +322,20 @@ class WebAnimator:
         shutil.rmtree(old, ignore_errors=True)
         return folder
 
-    def animate(self, photo, video, model_label, *options, **named_options):
+    def animate(self, photo, video, model_label, *options, report=None, **named_options):
         """Animate ``photo`` with ``video`` (uploaded file paths) with the ``model_label`` model
-        and the page's options (:class:`PageOptions`, by position or name).
+        and the page's options (:class:`PageOptions`, by position or name); ``report(stage,
+        done, total)`` is called as the run progresses (stages: ``loading the model``, then
+        those of :meth:`FirstOrderPredictor.run`).
 
         Returns:
             ``(result path or None, status text)``: the status is a one-line summary on success
-            and a one-line message on failure (never an exception).
+            (``Done: ...``), a one-line message on failure (``Error: ...``, never an exception)
+            and ``Stopped.`` after :meth:`request_stop`.
         """
         start = time.time()
+        self._stop = False
+        report = self._reporter(report)
         try:
             width, height = check_photo(photo)
             check_video(video)
@@ -288,12 +343,14 @@ class WebAnimator:
                 raise InputError(f'unknown model {model_label!r}; choose one from the menu')
             options = PageOptions(*options, **named_options)
             kwargs = options.predictor_kwargs(self.choices[model_label])
+            report('loading the model', 0, 1)
             predictor = self.predictor(kwargs)
             folder = self._new_run_folder()
             stem = os.path.splitext(os.path.basename(photo))[0]
-            predictor.output = folder
-            predictor.filename = f'{stem}_animated.mp4'
-            path = predictor.run(photo, video)
+            path = predictor.run(photo, video, output=os.path.join(folder, f'{stem}_animated.mp4'),
+                                 report=report)
+        except Stopped:
+            return None, 'Stopped.'
         except (ValueError, OSError, KeyError, RuntimeError, MemoryError) as exc:
             return None, 'Error: ' + error_message(exc, paths=(photo, video))
         except Exception as exc:  # noqa: BLE001 (a bug: keep the page usable, log the traceback)

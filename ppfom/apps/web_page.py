@@ -1,6 +1,7 @@
 """The Gradio page of the web app (``applications/tools/gradio_app.py``): layout only; what the
 page does is :mod:`ppfom.apps.web`. gradio is imported inside :func:`build_app` (an optional
 dependency: ``pip install -r requirements-web.txt``)."""
+import time
 from dataclasses import fields
 
 from . import defaults
@@ -8,8 +9,8 @@ from .web import DEFAULT_SIZE, InputError, PageOptions, check_photo, error_messa
 
 INTRO = """# ppfom: animate a photo with a driving video
 First Order Motion Model (Siarohin et al., NeurIPS 2019) in PaddlePaddle. Upload a photo with a
-face and a short driving video (or pick an example), then press **Animate**.
-上传一张人脸照片和一段驱动视频（或选择示例），点击 **Animate** 生成动画视频。"""
+face and a short driving video (or pick an example below), then press **Animate**.
+上传一张人脸照片和一段驱动视频（或选择下方示例），点击 **Animate** 生成动画视频。"""
 
 
 def _option_inputs(gr, sizes, default_size):
@@ -39,33 +40,53 @@ def _option_inputs(gr, sizes, default_size):
         inputs['face_enhancement'] = gr.Checkbox(page.face_enhancement,
                                                  label='Face enhancement (GFPGAN)')
         inputs['audio'] = gr.Checkbox(page.audio, label='Keep the audio')
+    inputs['crop_driving'] = gr.Radio(list(defaults.CROP_DRIVING_CHOICES), value=page.crop_driving,
+                                      label='Crop the driving video to the face',
+                                      info='auto: when the video is not square or the face is '
+                                           'small; on: always; off: use the frames as they are')
     return inputs
 
 
 def build_app(animator, examples=(), default_size=DEFAULT_SIZE):
     """The Gradio page (a ``gr.Blocks``) around ``animator`` (:class:`~ppfom.apps.web.WebAnimator`).
 
-    Element ids used by the browser test: ``photo``, ``driving``, ``animate``, ``status``,
-    ``result``, ``download``.
+    One progress display (stage name, frames done, time left); failures end as an error toast
+    and an ``Error: ...`` status line; Clear empties inputs and result, Stop ends a run at its
+    next batch. Element ids used by the browser test: ``photo``, ``driving``, ``examples``,
+    ``animate``, ``stop``, ``clear``, ``status``, ``result``, ``download``, ``model``.
     """
     import gradio as gr
 
-    def preview(path):
-        if not path:
-            return None, ''
-        try:
-            check_photo(path)
-        except InputError as exc:
-            return None, 'Error: ' + error_message(exc)
-        return path, ''
+    def check(path):
+        if path:
+            try:
+                check_photo(path)
+            except InputError as exc:
+                gr.Warning(error_message(exc))
 
     # progress first: gradio fills a Progress default only among the leading positional
     # parameters; then photo, video, model label and the PageOptions fields, in order
-    def run(progress=gr.Progress(track_tqdm=True), *inputs):
+    def run(progress=gr.Progress(), *inputs):
         yield None, None, 'Running…'
-        progress(0, desc='loading the model')
-        path, status = animator.animate(*inputs)
+        started = {}
+
+        def report(stage, done, total):
+            now = time.time()
+            first = started.setdefault(stage, (now, done))
+            desc = stage
+            if total > 1 and done > first[1]:
+                left = (now - first[0]) / (done - first[1]) * (total - done)
+                desc = f'{stage}: {done}/{total}, about {left:.0f} s left'
+            progress(done / total if total else None, desc=desc)
+
+        path, status = animator.animate(*inputs, report=report)
         yield path, path, status
+        if status.startswith('Error: '):
+            raise gr.Error(status[len('Error: '):], title='Could not animate')
+
+    def stop():
+        animator.request_stop()
+        gr.Info('Stopping at the next frame batch…')
 
     labels = list(animator.choices)
     sizes = size_choices(None if default_size == DEFAULT_SIZE else default_size)
@@ -73,21 +94,29 @@ def build_app(animator, examples=(), default_size=DEFAULT_SIZE):
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column():
-                photo = gr.File(label='Photo (jpg / png)', elem_id='photo', type='filepath')
-                photo_view = gr.Image(label='Photo preview', interactive=False, height=240)
+                photo = gr.Image(label='Photo (jpg / png)', elem_id='photo', type='filepath',
+                                 format='png', sources=['upload', 'clipboard'], height=260)
                 driving = gr.Video(label='Driving video (mp4 / mov / avi / webm)',
-                                   elem_id='driving', sources=['upload'], height=240)
+                                   elem_id='driving', sources=['upload'], height=260)
             with gr.Column():
-                model = gr.Dropdown(labels, value=labels[0], label='Model')
+                model = gr.Dropdown(labels, value=labels[0], label='Model', elem_id='model',
+                                    info='models marked "needs a download" are fetched once')
                 options = _option_inputs(gr, sizes, default_size)
-                button = gr.Button('Animate', variant='primary', elem_id='animate')
-                status = gr.Markdown('', elem_id='status')
-                result = gr.Video(label='Result', elem_id='result', interactive=False,
-                                  height=320)
-                download = gr.File(label='Download', elem_id='download', interactive=False)
-        photo.change(preview, photo, [photo_view, status])
-        inputs = [photo, driving, model] + [options[f.name] for f in fields(PageOptions)]
-        button.click(run, inputs, [result, download, status], concurrency_limit=1)
         if examples:
-            gr.Examples(examples, [photo, driving, options['multi_person']], label='Examples')
+            with gr.Column(elem_id='examples'):
+                gr.Examples(examples, [photo, driving, options['multi_person']],
+                            label='Examples (click one to fill the inputs)')
+        with gr.Row():
+            button = gr.Button('Animate', variant='primary', elem_id='animate')
+            stop_button = gr.Button('Stop', variant='stop', elem_id='stop')
+            clear = gr.ClearButton(value='Clear', elem_id='clear')
+        status = gr.Markdown('', elem_id='status')
+        with gr.Row():
+            result = gr.Video(label='Result', elem_id='result', interactive=False, height=320)
+            download = gr.File(label='Download', elem_id='download', interactive=False)
+        photo.upload(check, photo, None)
+        inputs = [photo, driving, model] + [options[f.name] for f in fields(PageOptions)]
+        event = button.click(run, inputs, [result, download, status], concurrency_limit=1)
+        stop_button.click(stop, None, None, cancels=[event], queue=False)
+        clear.add([photo, driving, result, download, status])
     return app

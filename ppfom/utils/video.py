@@ -126,16 +126,17 @@ class VideoWriter:
         fps: frame rate (the driving video's).
         audio_from: a media file whose first audio stream is copied (re-encoded to AAC), or None.
         quality: imageio-ffmpeg quality, 0-10.
+        duration: the video's length in seconds when known: the audio is trimmed or padded with
+            silence to it (else it is only cut where the video ends).
     Frame sizes must be constant; odd sizes are padded by one pixel (edge replicate) because
     yuv420p needs even dimensions — frames are never resized.
 
     The file streams (``+faststart``: the index is at the front) and says how its colours are
     coded: RGB is converted with the BT.709 matrix to limited-range YUV and tagged BT.709, so
-    players show the colours the frames had. Audio is trimmed or padded with silence to the
-    video's length.
+    players show the colours the frames had.
     """
 
-    def __init__(self, path, fps, audio_from=None, quality=8):
+    def __init__(self, path, fps, audio_from=None, quality=8, duration=None):
         self.path = os.path.abspath(path)
         folder = os.path.dirname(self.path)
         check_writable_folder(folder)
@@ -143,6 +144,7 @@ class VideoWriter:
                                              suffix='.mp4', dir=folder)
         os.close(fd)
         self.fps, self.audio_from, self.quality = fps, audio_from, quality
+        self.duration = duration
         self._gen, self._size, self.frames_written = None, None, 0
 
     def _open(self, h, w):
@@ -156,7 +158,8 @@ class VideoWriter:
                       ffmpeg_log_level='error', codec='libx264', output_params=list(MP4_OPTIONS))
         if self.audio_from:
             kwargs.update(audio_path=self.audio_from, audio_codec='aac')
-            kwargs['output_params'] += ['-af', 'apad', '-shortest']  # the video's length
+            kwargs['output_params'] += (['-af', f'apad,atrim=end={self.duration:.6f}']
+                                        if self.duration else ['-shortest'])
         self._gen = imageio_ffmpeg.write_frames(self.tmp_path, (w + pad_w, h + pad_h), **kwargs)
         self._gen.send(None)
 
