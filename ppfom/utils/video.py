@@ -127,7 +127,7 @@ class VideoWriter:
         audio_from: a media file whose first audio stream is copied (re-encoded to AAC), or None.
         quality: imageio-ffmpeg quality, 0-10.
         duration: the video's length in seconds when known: the audio is trimmed or padded with
-            silence to it (else it is only cut where the video ends).
+            silence to it (else it is muxed as it is).
     Frame sizes must be constant; odd sizes are padded by one pixel (edge replicate) because
     yuv420p needs even dimensions — frames are never resized.
 
@@ -158,8 +158,8 @@ class VideoWriter:
                       ffmpeg_log_level='error', codec='libx264', output_params=list(MP4_OPTIONS))
         if self.audio_from:
             kwargs.update(audio_path=self.audio_from, audio_codec='aac')
-            kwargs['output_params'] += (['-af', f'apad,atrim=end={self.duration:.6f}']
-                                        if self.duration else ['-shortest'])
+            if self.duration:
+                kwargs['output_params'] += ['-af', f'apad,atrim=end={self.duration:.6f}']
         self._gen = imageio_ffmpeg.write_frames(self.tmp_path, (w + pad_w, h + pad_h), **kwargs)
         self._gen.send(None)
 

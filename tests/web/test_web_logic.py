@@ -63,20 +63,29 @@ def test_video_checks(data_dir, tmp_path):
         web.check_video(f'{data_dir}/images/lp_s4.jpg')
 
 
-def test_page_options_map_to_predictor_arguments():
-    custom = web.model_choices('/w/small.pdparams', '/w/small.yaml')
+def test_page_options_map_to_predictor_arguments(tmp_path, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path))  # no weights in either cache
+    monkeypatch.setenv('PPFOM_HOME', str(tmp_path / 'ppfom'))
+    custom = web.model_choices('/w/small.pdparams', '/w/small.yaml', online=True)
     labels = list(custom)
     assert labels[0] == 'custom (small.pdparams)'
-    assert labels[1:] == list(MODEL_ZOO)  # the default (bundled) model first
+    # the default (bundled) model first; the others need a download
+    assert labels[1:] == [n if MODEL_ZOO[n].bundled else f'{n} (needs a download)'
+                          for n in MODEL_ZOO]
+    assert [c.kwargs['model'] for c in list(custom.values())[1:]] == list(MODEL_ZOO)
     kwargs = web.predictor_kwargs(custom[labels[0]], relative=True, adapt_scale=False,
                                   best_frame=7.0, multi_person=True, ratio=0.5,
                                   image_size='512', face_enhancement=True, audio=False)
     assert kwargs == dict(weight_path='/w/small.pdparams', config='/w/small.yaml', model=None,
                           relative=True, adapt_scale=False, find_best_frame=False, best_frame=7,
                           multi_person=True, crop=True, ratio=0.5, image_size=512,
-                          face_enhancement=True, audio=False)
-    zoo = web.model_choices(model='vox512')
-    assert list(zoo)[0] == 'vox512'
+                          face_enhancement=True, audio=False, crop_driving='auto')
+    # offline: marked as such; a copy in PaddleGAN's cache counts as local
+    (tmp_path / '.cache' / 'ppgan').mkdir(parents=True)
+    (tmp_path / '.cache' / 'ppgan' / 'vox-cpk-512.pdparams').write_bytes(b'weights')
+    zoo = web.model_choices(model='vox512', online=False)
+    assert list(zoo)[:3] == ['vox512', 'ppfom-face64', 'vox256 (offline: not downloaded)']
+    zoo = {c.kwargs['model']: c for c in zoo.values()}
     kwargs = web.predictor_kwargs(zoo['vox-mobile'], find_best_frame=True, best_frame=0)
     assert kwargs['model'] == 'vox-mobile' and 'weight_path' not in kwargs
     assert kwargs['best_frame'] is None and kwargs['image_size'] is None
