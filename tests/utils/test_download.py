@@ -35,3 +35,28 @@ def test_bad_checksum_is_rejected_and_not_cached(tmp_path):
     with pytest.raises(DownloadError, match='checksum'):
         get_path_from_url(remote.as_uri(), sha256='0' * 64, folder=str(cache))
     assert os.listdir(cache) == []
+
+
+def test_paddlegan_cache_is_used_before_downloading(tmp_path, monkeypatch):
+    """A file PaddleGAN downloaded (``~/.cache/ppgan/<name>``) is used where it is; with a
+    known checksum a wrong copy there is not used."""
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    ppgan = tmp_path / 'home' / '.cache' / 'ppgan'
+    ppgan.mkdir(parents=True)
+    (ppgan / 'vox-cpk.pdparams').write_bytes(b'paddlegan copy')
+    url = (tmp_path / 'offline' / 'vox-cpk.pdparams').as_uri()  # unreachable
+    cache = str(tmp_path / 'cache')
+    assert get_path_from_url(url, folder=cache) == str(ppgan / 'vox-cpk.pdparams')
+    assert not os.path.exists(cache)  # nothing downloaded or copied
+    (ppgan / 'GFPGANv1.4.pth').write_bytes(b'not the release file')
+    with pytest.raises(DownloadError, match='cannot download GFPGANv1.4.pth'):
+        get_path_from_url((tmp_path / 'offline' / 'GFPGANv1.4.pth').as_uri(), folder=cache)
+
+
+def test_known_checksums_are_sha256_and_unknown_ones_are_listed():
+    from ppfom.utils.download import KNOWN_SHA256
+    from ppfom.utils.model_zoo import MODEL_ZOO
+    names = {s.url.rsplit('/', 1)[-1] for s in MODEL_ZOO.values() if s.url}
+    assert names <= set(KNOWN_SHA256)  # every downloadable model is listed, checked or not
+    for digest in KNOWN_SHA256.values():
+        assert digest is None or (len(digest) == 64 and int(digest, 16) >= 0)

@@ -1,6 +1,8 @@
 """Streaming video I/O: exact frames and fps, nothing published on failure."""
 import os
+import subprocess
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -66,3 +68,39 @@ def test_variable_frame_rate_videos_decode_every_frame_once(data_dir, name, coun
     reader = VideoReader(f'{data_dir}/videos/{name}')
     assert reader.frame_count == count
     assert sum(len(b) for b in reader.batches(64)) == count
+
+
+def test_result_streams_and_keeps_its_colours(tmp_path):
+    """The index (moov) precedes the media data (+faststart), the stream is tagged BT.709 and
+    saturated colours come back within a few levels (the conversion uses the tagged matrix)."""
+    colours = np.array([[200, 30, 40], [20, 180, 60], [30, 40, 220], [250, 220, 10]], np.uint8)
+    frame = np.concatenate([np.full((32, 32, 3), c, np.uint8) for c in colours], axis=1)
+    path = str(tmp_path / 'colours.mp4')
+    with VideoWriter(path, fps=25) as writer:
+        writer.write(np.stack([frame] * 5))
+    data = open(path, 'rb').read()
+    assert 0 <= data.find(b'moov') < data.find(b'mdat')
+    info = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-hide_banner', '-i', path],
+                          capture_output=True, text=True).stderr
+    assert 'yuv420p(tv, bt709, progressive)' in info
+    decoded = next(VideoReader(path).frames())
+    for i, colour in enumerate(colours):
+        assert np.abs(decoded[16, 32 * i + 16].astype(int) - colour).max() <= 4
+
+
+def test_audio_is_trimmed_or_padded_to_the_video(tmp_path):
+    """A 0.5 s tone under 1 s of video is padded with silence; a 3 s tone is cut to 1 s."""
+    for seconds in (0.5, 3):
+        tone = str(tmp_path / f'tone{seconds}.wav')
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-loglevel', 'error', '-f', 'lavfi',
+                        '-i', f'sine=frequency=440:duration={seconds}', tone], check=True)
+        path = str(tmp_path / f'with_tone{seconds}.mp4')
+        with VideoWriter(path, fps=25, audio_from=tone, duration=1.0) as writer:
+            writer.write(np.zeros((25, 32, 32, 3), np.uint8))
+        info = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-hide_banner', '-i', path, '-map',
+                               '0:a', '-f', 'null', '-'], capture_output=True, text=True).stderr
+        audio_time = [line for line in info.splitlines() if 'time=' in line][-1]
+        seconds_out = audio_time.split('time=')[1].split()[0]
+        h, m, s = seconds_out.split(':')
+        assert abs(float(h) * 3600 + float(m) * 60 + float(s) - 1.0) < 0.05, audio_time
+        assert VideoReader(path).frame_count == 25
