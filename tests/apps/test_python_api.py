@@ -129,3 +129,11 @@ def test_ppfom_command_dispatches_and_starts_quietly(tmp_path):
     assert result.returncode == 0
     assert 'unchecked (no published checksum)' in result.stdout
     assert 'in the package' in result.stdout or 'sha256 checked' in result.stdout
+
+
+def test_paddle_hub_finds_the_entry_points():
+    import paddle
+    assert {'first_order', 'networks'} <= set(paddle.hub.list(ROOT, source='local'))
+    kp_detector, generator = paddle.hub.load(ROOT, 'networks', source='local')
+    assert not kp_detector.training and not generator.training
+    assert 'FirstOrderPredictor' in paddle.hub.help(ROOT, 'first_order', source='local')

@@ -11,6 +11,7 @@ import pytest
 from helpers import empty_file, write_small_model
 from ppfom.apps import FirstOrderPredictor, NoFaceError
 from ppfom.apps import web
+from ppfom.utils.download import DownloadError
 from ppfom.utils.image_io import read_image
 from ppfom.utils.model_zoo import MODEL_ZOO, get_model_spec
 
@@ -173,3 +174,39 @@ def test_the_app_binds_to_this_machine_and_never_shares_by_default(capsys):
     assert args.host == '127.0.0.1' and args.share is False and args.port == 7860
     assert app.main(['--weight_path', '/nonexistent/w.pdparams']) == 2
     assert capsys.readouterr().err == 'error: --weight_path /nonexistent/w.pdparams not found\n'
+
+
+def test_file_names_keep_their_case_and_download_failures_say_what_to_do():
+    from ppfom.utils.video import VideoReadError
+    message = web.error_message(VideoReadError('lp_d1.mp4 has no frames; pass another video'))
+    assert message == 'lp_d1.mp4 has no frames; pass another video'
+    failed = DownloadError('cannot download vox-cpk.pdparams from https://x/vox-cpk.pdparams '
+                           '(no route); download it by hand and pass it with --weight_path PATH')
+    assert web.error_message(failed) == (
+        'vox-cpk.pdparams could not be downloaded (no connection to its server?). Choose a model '
+        'without "(needs a download)", or download the file elsewhere and start the app with '
+        '--weight_path FILE.')
+
+
+def test_stop_ends_the_run_at_the_next_report(data_dir, tmp_path):
+    """Stop pressed while the run reports progress: the run ends, nothing is written."""
+    class Reporting:
+        def __init__(self, **kwargs):
+            pass
+
+        def run(self, photo, video, output=None, report=None):
+            for done in range(1, 4):
+                report('animating', done, 3)
+                if done == 2:
+                    animator.request_stop()
+            raise AssertionError('not stopped')
+
+    stages = []
+    animator = web.WebAnimator(web.model_choices(online=False), str(tmp_path),
+                               predictor_factory=Reporting)
+    path, status = animator.animate(f'{data_dir}/images/paddlegan_fom_source.png',
+                                    f'{data_dir}/videos/lp_d2.mp4', list(animator.choices)[0],
+                                    report=lambda *a: stages.append(a))
+    assert (path, status) == (None, 'Stopped.')
+    assert stages == [('loading the model', 0, 1), ('animating', 1, 3), ('animating', 2, 3)]
+    assert not any(files for _, _, files in os.walk(tmp_path))
