@@ -11,7 +11,8 @@ import sys
 from . import __version__
 
 COMMANDS = {
-    'animate': ('ppfom.apps.demo_cli', 'animate a photo with a driving video (first-order-demo.py)'),
+    'animate': ('ppfom.apps.demo_cli',
+                'animate a photo with a driving video (first-order-demo.py)'),
     'web': ('ppfom.apps.web_app', 'the web page (gradio_app.py; needs ppfom[web])'),
     'train': ('ppfom.engine.main', 'train or evaluate a model from a YAML config (tools/main.py)'),
     'evaluate': ('ppfom.apps.evaluate_cli',

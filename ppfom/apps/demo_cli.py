@@ -8,7 +8,6 @@ Flags follow PaddleGAN's first-order-demo.py (relative motion and adapted scale 
 ``--absolute`` / ``--no_adapt_scale`` turn them off); the result is written to OUTPUT/FILENAME.
 """
 import argparse
-import os
 import sys
 
 from . import defaults

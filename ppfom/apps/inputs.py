@@ -19,7 +19,8 @@ def check_frame(frame, what):
     """``frame`` as an ``(H, W, 3)`` uint8 array; ``ValueError`` (naming ``what``, never
     printing the pixels) for anything else."""
     frame = np.asarray(frame)
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8 or min(frame.shape[:2]) < 1:
+    if (frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8
+            or min(frame.shape[:2]) < 1):
         raise ValueError(f'{what} must be an (H, W, 3) uint8 RGB array, got {_describe(frame)}; '
                          'convert it with ppfom.utils.image_io.to_rgb_uint8')
     return frame

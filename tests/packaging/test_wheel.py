@@ -18,7 +18,8 @@ SKIP = shutil.ignore_patterns('.git', 'build', 'dist', '*.egg-info', '__pycache_
 
 def run(cmd, **kwargs):
     result = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
-    assert result.returncode == 0, f'{cmd} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}'
+    assert result.returncode == 0, \
+        f'{cmd} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}'
     return result
 
 
