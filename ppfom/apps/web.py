@@ -40,7 +40,8 @@ FLAG_WORDS = {
     '--source_image': 'the Photo box',
     '--driving_video': 'the Driving video box',
     '--best_frame': '"Start from driving frame"',
-    '--ratio': '"Paste ratio"',
+    '--ratio': '"Paste ratio (disc)"',
+    '--paste': '"Paste back"',
     '--image_size': '"Image size"',
 }  # --weight_path, --config and --enhancer_weights are start-up options of the app: kept
 
@@ -126,6 +127,7 @@ class PageOptions:
     best_frame: Optional[int] = None
     multi_person: bool = False
     crop: bool = True
+    paste: str = defaults.PASTE
     ratio: float = defaults.RATIO
     image_size: str = DEFAULT_SIZE
     face_enhancement: bool = False

@@ -31,9 +31,15 @@ def _option_inputs(gr, sizes, default_size):
         inputs['best_frame'] = gr.Number(page.best_frame or 0, precision=0, minimum=0,
                                          label='Start from driving frame (0: the first)')
     low, high = defaults.RATIO_RANGE
-    inputs['ratio'] = gr.Slider(low, high, value=page.ratio, step=0.05, label='Paste ratio',
-                                info=f'size of the pasted face region ({page.ratio} face, '
-                                     '0.5 whole crop)')
+    with gr.Row():
+        inputs['paste'] = gr.Radio(list(defaults.PASTE_CHOICES), value=page.paste,
+                                   label='Paste back',
+                                   info='head: the animated head only (neck, clothes and '
+                                        'background stay the photo\'s); disc: a disc of the ratio')
+        inputs['ratio'] = gr.Slider(low, high, value=page.ratio, step=0.05,
+                                    label='Paste ratio (disc)',
+                                    info=f'radius of the pasted disc ({page.ratio} face, '
+                                         '0.5 whole crop)')
     with gr.Row():
         inputs['image_size'] = gr.Dropdown(sizes, value=str(default_size), label='Image size',
                                            info='256 or 512 (512 uses the 512 model)')
@@ -42,8 +48,8 @@ def _option_inputs(gr, sizes, default_size):
         inputs['audio'] = gr.Checkbox(page.audio, label='Keep the audio')
     inputs['crop_driving'] = gr.Radio(list(defaults.CROP_DRIVING_CHOICES), value=page.crop_driving,
                                       label='Crop the driving video to the face',
-                                      info='auto: when the video is not square or the face is '
-                                           'small; on: always; off: use the frames as they are')
+                                      info='auto: framed as the photo is (when the photo is '
+                                           'cropped); on: always; off: the frames as they are')
     return inputs
 
 

@@ -79,7 +79,7 @@ def test_page_options_map_to_predictor_arguments(tmp_path, monkeypatch):
                                   image_size='512', face_enhancement=True, audio=False)
     assert kwargs == dict(weight_path='/w/small.pdparams', config='/w/small.yaml', model=None,
                           relative=True, adapt_scale=False, find_best_frame=False, best_frame=7,
-                          multi_person=True, crop=True, ratio=0.5, image_size=512,
+                          multi_person=True, crop=True, paste='head', ratio=0.5, image_size=512,
                           face_enhancement=True, audio=False, crop_driving='auto')
     # offline: marked as such; a copy in PaddleGAN's cache counts as local
     (tmp_path / '.cache' / 'ppgan').mkdir(parents=True)
@@ -137,8 +137,10 @@ def test_animator_reports_errors_and_reuses_the_predictor(fixtures_dir, data_dir
         assert path is None and status.startswith('Error: No face found in the photo')
     assert len(made) == 1  # same options: the loaded networks are reused
     assert made[0]['enhancer_weights'] == str(tmp_path / 'gfpgan.pdparams')  # start-up option
-    path, status = animator.animate(no_face, video, label, image_size='128', ratio=0.5)
+    path, status = animator.animate(no_face, video, label, image_size='128', ratio=0.5,
+                                    paste='disc')
     assert path is None and len(made) == 2 and made[1]['ratio'] == 0.5
+    assert made[0]['paste'] == 'head' and made[1]['paste'] == 'disc'  # the page's paste choice
     path, status = animator.animate(no_face, video, 'vox2048')
     assert status == "Error: Unknown model 'vox2048'; choose one from the menu"
     path, status = animator.animate(no_face, None, label)
