@@ -377,7 +377,8 @@ class LiveAnimator:
         error (:class:`LiveInputError` for a camera that stopped delivering frames). Returns
         True when everything ended."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.running and (deadline is None or time.monotonic() < deadline):
+        while (self.running and self.error is None
+               and (deadline is None or time.monotonic() < deadline)):
             time.sleep(0.02)
             if (self.source is not None and self.source.live
                     and time.monotonic() - self.last_capture > self.stall_timeout):
@@ -398,9 +399,11 @@ class LiveAnimator:
         self._stop.set()
         for thread in self._threads:
             if thread is not threading.current_thread():
-                thread.join(timeout=5)
-        if self.source is not None:
-            self.source.close()
+                # a hung camera read cannot be interrupted: its (daemon) thread is left behind
+                thread.join(timeout=0.5 if thread.name == 'live-capture_loop' else 5)
+        capture = [t for t in self._threads if t.name == 'live-capture_loop']
+        if self.source is not None and not (capture and capture[0].is_alive()):
+            self.source.close()  # never under a read in progress
 
     def run(self, source, sinks=(), duration=None):
         """:meth:`start`, :meth:`wait` (at most ``duration`` seconds) and :meth:`stop`."""
