@@ -5,6 +5,7 @@ from dataclasses import fields
 
 from . import defaults
 from .web import DEFAULT_SIZE, InputError, PageOptions, check_photo, error_message, size_choices
+from .web_live import WebLive, build_live_tab
 
 INTRO = """# ppfom: animate a photo with a driving video
 First Order Motion Model (Siarohin et al., NeurIPS 2019) in PaddlePaddle. Upload a photo with a
@@ -46,7 +47,7 @@ def build_app(animator, examples=(), default_size=DEFAULT_SIZE):
     """The Gradio page (a ``gr.Blocks``) around ``animator`` (:class:`~ppfom.apps.web.WebAnimator`).
 
     Element ids used by the browser test: ``photo``, ``driving``, ``animate``, ``status``,
-    ``result``, ``download``.
+    ``result``, ``download``; the Live tab's are :func:`~ppfom.apps.web_live.build_live_tab`'s.
     """
     import gradio as gr
 
@@ -71,23 +72,27 @@ def build_app(animator, examples=(), default_size=DEFAULT_SIZE):
     sizes = size_choices(None if default_size == DEFAULT_SIZE else default_size)
     with gr.Blocks(title='ppfom: First Order Motion Model') as app:
         gr.Markdown(INTRO)
-        with gr.Row():
-            with gr.Column():
-                photo = gr.File(label='Photo (jpg / png)', elem_id='photo', type='filepath')
-                photo_view = gr.Image(label='Photo preview', interactive=False, height=240)
-                driving = gr.Video(label='Driving video (mp4 / mov / avi / webm)',
-                                   elem_id='driving', sources=['upload'], height=240)
-            with gr.Column():
-                model = gr.Dropdown(labels, value=labels[0], label='Model')
-                options = _option_inputs(gr, sizes, default_size)
-                button = gr.Button('Animate', variant='primary', elem_id='animate')
-                status = gr.Markdown('', elem_id='status')
-                result = gr.Video(label='Result', elem_id='result', interactive=False,
-                                  height=320)
-                download = gr.File(label='Download', elem_id='download', interactive=False)
+        with gr.Tab('Animate'):
+            with gr.Row():
+                with gr.Column():
+                    photo = gr.File(label='Photo (jpg / png)', elem_id='photo', type='filepath')
+                    photo_view = gr.Image(label='Photo preview', interactive=False, height=240)
+                    driving = gr.Video(label='Driving video (mp4 / mov / avi / webm)',
+                                       elem_id='driving', sources=['upload'], height=240)
+                with gr.Column():
+                    model = gr.Dropdown(labels, value=labels[0], label='Model')
+                    options = _option_inputs(gr, sizes, default_size)
+                    button = gr.Button('Animate', variant='primary', elem_id='animate')
+                    status = gr.Markdown('', elem_id='status')
+                    result = gr.Video(label='Result', elem_id='result', interactive=False,
+                                      height=320)
+                    download = gr.File(label='Download', elem_id='download', interactive=False)
+            if examples:
+                gr.Examples(examples, [photo, driving, options['multi_person']], label='Examples')
         photo.change(preview, photo, [photo_view, status])
         inputs = [photo, driving, model] + [options[f.name] for f in fields(PageOptions)]
         button.click(run, inputs, [result, download, status], concurrency_limit=1)
-        if examples:
-            gr.Examples(examples, [photo, driving, options['multi_person']], label='Examples')
+        with gr.Tab('Live'):
+            build_live_tab(gr, WebLive(animator.choices, animator.factory, animator.device,
+                                       default_size), labels)
     return app
