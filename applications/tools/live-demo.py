@@ -53,13 +53,22 @@ def build_parser():
     return parser
 
 
-def show_window(live, readout):
+def check_display():
+    """One-line error instead of Qt aborting the process when there is no screen (Linux)."""
+    if sys.platform.startswith('linux') and not (os.environ.get('DISPLAY')
+                                                 or os.environ.get('WAYLAND_DISPLAY')):
+        raise OSError('--window needs a display (DISPLAY is not set); use --record FILE or '
+                      '--virtual_camera on a machine without a screen')
+
+
+def show_window(live, readout, deadline=None):
     """The window loop (main thread): newest delivered frame, readout, keys. Returns when the
-    input ends, on q / Esc, or when the window is closed."""
+    input ends, at ``deadline`` (``time.monotonic()``), on q / Esc, or when the window is
+    closed."""
     import cv2
     from ppfom.apps.live import draw_readout
     shown = None
-    while live.running:
+    while live.running and (deadline is None or time.monotonic() < deadline):
         frame = live.latest
         if frame is not None and frame is not shown:
             shown = frame
@@ -90,6 +99,8 @@ def main(argv=None):
     logger = get_logger()
     sinks, closers, live = [], [], None
     try:
+        if args.window:
+            check_display()
         kwargs = file_demo.predictor_kwargs(args)
         kwargs.update(batch_size=1, progress=False, find_best_frame=False, best_frame=None)
         predictor = FirstOrderPredictor(**kwargs)
@@ -116,7 +127,8 @@ def main(argv=None):
             if remaining is not None and remaining <= 0:
                 break
             if args.window:
-                show_window(live, not args.no_readout)
+                show_window(live, not args.no_readout,
+                            None if remaining is None else time.monotonic() + remaining)
                 break
             live.wait(timeout=min(1.0, remaining) if remaining is not None else 1.0)
             if time.monotonic() - last_log >= 5:

@@ -2,6 +2,7 @@
 they were cameras: the same frames as the file demo, frames dropped (not queued) when the
 animator is slow, the reference reset, and the bad inputs (no camera, a camera that stops, no
 face in view)."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -177,14 +178,51 @@ def test_no_camera_at_that_index():
         CameraSource(97)
 
 
-def test_live_demo_cli_no_camera(small_model, data_dir):
+def run_live_demo(small_model, data_dir, *extra, env=None):
     config, weights = small_model
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, LIVE_DEMO, '--config', config, '--weight_path', weights,
          '--image_size', '128', '--backend', 'eager', '--source_image', f'{data_dir}/{PHOTO}',
-         '--camera', '97', '--window'], capture_output=True, text=True, cwd=ROOT, timeout=120)
+         '--relative', '--adapt_scale', *extra], capture_output=True, text=True, cwd=ROOT,
+        timeout=120, env=env)
+
+
+def test_live_demo_cli_records_a_clip(small_model, data_dir, tmp_path):
+    out = tmp_path / 'live.mp4'
+    result = run_live_demo(small_model, data_dir, '--driving_video', f'{data_dir}/{CLIP}',
+                           '--record', str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith('delivered ') and 'of 16 frames' in summary, summary
+    reader = VideoReader(str(out))
+    assert reader.size == (720, 720) and reader.fps == 30
+    # the recording lasts from the first to the last delivered frame, in real time: at least
+    # the clip's 0.5 s (16 frames at 30 fps), at most that plus the (bounded) latency
+    assert 10 <= sum(1 for _ in reader.frames()) <= 16 + 30 * 2
+
+
+def test_live_demo_cli_bad_inputs(small_model, data_dir, tmp_path):
+    result = run_live_demo(small_model, data_dir, '--camera', '97', '--record',
+                           str(tmp_path / 'x.mp4'))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith('error: no camera at index 97')
+    assert not os.path.exists(tmp_path / 'x.mp4')
+
+
+def test_live_demo_window_without_display_and_no_output(data_dir, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location('live_demo', LIVE_DEMO)
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    monkeypatch.delenv('DISPLAY', raising=False)
+    monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
+    source = ['--source_image', f'{data_dir}/{PHOTO}']
+    assert demo.main(source + ['--camera', '0', '--window']) == 2
+    assert capsys.readouterr().err.strip() == (
+        'error: --window needs a display (DISPLAY is not set); use --record FILE or '
+        '--virtual_camera on a machine without a screen')
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(source + ['--driving_video', f'{data_dir}/{CLIP}'])
+    assert exit_info.value.code == 2 and 'choose an output' in capsys.readouterr().err
 
 
 class StoppingCamera:
