@@ -19,7 +19,6 @@ import collections
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -343,26 +342,26 @@ class LiveAnimator:
         finally:
             self._captured_all.set()
 
+    def _items(self, slot, upstream_done):
+        """Items taken from ``slot`` until stopped, or until ``upstream_done`` and ``slot`` is
+        empty."""
+        while not self._stop.is_set():
+            item = slot.get(timeout=0.05)
+            if item is not None:
+                yield item
+            elif upstream_done.is_set():
+                return
+
     def _animate_loop(self):
         try:
-            while not self._stop.is_set():
-                item = self._input.get(timeout=0.05)
-                if item is None:
-                    if self._captured_all.is_set():
-                        break
-                    continue
+            for item in self._items(self._input, self._captured_all):
                 image, status = self.process(item.image, item.index)
                 self._output.put(LiveFrame(item.index, item.time, image, status))
         finally:
             self._animated_all.set()
 
     def _output_loop(self):
-        while not self._stop.is_set():
-            item = self._output.get(timeout=0.05)
-            if item is None:
-                if self._animated_all.is_set():
-                    break
-                continue
+        for item in self._items(self._output, self._animated_all):
             self.stats.deliver(item, time.monotonic())
             self.latest = item
             for sink in self.sinks:
