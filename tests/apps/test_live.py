@@ -281,3 +281,10 @@ def test_recorder_plays_in_real_time(tmp_path, clip):
     empty = Recorder(str(tmp_path / 'empty.mp4'))
     empty.close()
     assert not os.path.exists(tmp_path / 'empty.mp4')
+
+
+def test_virtual_camera_without_pyvirtualcam_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'pyvirtualcam', None)  # import fails as when not installed
+    from ppfom.apps.live import VirtualCamera
+    with pytest.raises(LiveInputError, match=r'pip install "ppfom\[live\]"'):
+        VirtualCamera(256, 256)
