@@ -238,6 +238,7 @@ class LiveAnimator:
         self._lock = threading.Lock()
         self.stats = LiveStats()
         self._threads = []
+        self.source, self.error, self.latest = None, None, None
 
     # -- one frame ---------------------------------------------------------------------------
     def request_reset(self):
