@@ -224,14 +224,16 @@ class LiveAnimator:
         self.logger = get_logger()
         photo = (predictor.read_photo(source_image) if isinstance(source_image, str)
                  else np.ascontiguousarray(source_image[..., :3]))
-        self.animator, self.compositor = predictor.prepare_source(photo)
+        self.animator, self.compositor, self.landmarks = predictor.prepare_source(photo)
         rest = self.animator.rest()
         # the photo at rest: shown until the first face, and whenever no face is in view
         self.still = predictor.render(rest[:, None], self.compositor)[0]
         tracker = predictor.tracker
-        self.follower = FaceFollower(tracker.detect) if tracker is not None else None
+        self.follower = (FaceFollower(tracker.detect, scale=predictor.faces.crop_scale,
+                                      anchored=predictor.faces.crop)
+                         if tracker is not None else None)
         self.stall_timeout = stall_timeout
-        self.kp_initial = None
+        self.kp_initial = self.initial_landmarks = self.last_landmarks = None
         self.reference_index = None
         self.cropping = False
         self._reset = threading.Event()
@@ -271,14 +273,24 @@ class LiveAnimator:
                     self.cropping = self.predictor.faces.crops_driving(
                         size, lambda: side / min(size))
             driving = crop_square(frame, crop, crop.size) if self.cropping else frame
-            kp = self.animator.keypoints(driving[None])
+            marks = None
+            if self.landmarks is not None:  # FaceMesh, followed from frame to frame
+                marks = self.landmarks.of_driving(driving[None])
+                if not np.isfinite(marks).all():  # held from the last face, as the file demo
+                    if self.last_landmarks is None:
+                        return self.still, NO_FACE
+                    marks = self.last_landmarks
+                self.last_landmarks = marks
+            kp = self.animator.keypoints(driving[None], marks)
             if reset:
                 self.kp_initial, self.reference_index = kp, index
+                self.initial_landmarks = None if marks is None else marks[0]
                 self._reset.clear()
                 self.logger.info('reference driving frame: %s', 'taken' if index is None
                                  else index)
             frames = self.animator.animate(kp, self.kp_initial)
-            return self.predictor.render(frames, self.compositor)[0], ''
+            heads = None if marks is None else (marks, self.initial_landmarks)
+            return self.predictor.render(frames, self.compositor, heads)[0], ''
 
     # -- threads -----------------------------------------------------------------------------
     def start(self, source=None, sinks=()):

@@ -38,7 +38,7 @@ def small_model(fixtures_dir, tmp_path_factory):
 def make_predictor(small_model, **kwargs):
     config, weights = small_model
     options = dict(config=config, weight_path=weights, image_size=128, relative=True,
-                   adapt_scale=True, backend='eager', progress=False)
+                   adapt_scale=True, backend='eager', progress=False, crop_driving='off')
     options.update(kwargs)
     return FirstOrderPredictor(**options)
 
@@ -76,12 +76,13 @@ def file_demo_frames(predictor, data_dir, tmp_path, monkeypatch):
 def test_live_frames_equal_the_file_demo(small_model, data_dir, tmp_path, monkeypatch):
     """The clip played at its own 30 fps through the file input: every delivered frame is the
     file demo's frame of that driving frame (same model, same reference frame)."""
-    live = LiveAnimator(make_predictor(small_model), f'{data_dir}/{PHOTO}')
+    live = LiveAnimator(make_predictor(small_model, paste='disc'), f'{data_dir}/{PHOTO}')
     delivered = []
     stats = live.run(FileSource(f'{data_dir}/{CLIP}'), [delivered.append])
-    assert live.reference_index == 0 and not live.cropping  # a face crop: used as it is
+    assert live.reference_index == 0 and not live.cropping  # --crop_driving off
     assert stats.captured == 16 and 1 <= len(delivered) == stats.delivered
-    expected = file_demo_frames(make_predictor(small_model), data_dir, tmp_path, monkeypatch)
+    expected = file_demo_frames(make_predictor(small_model, paste='disc'), data_dir, tmp_path,
+                                monkeypatch)
     assert expected.shape[0] == 16
     indices = [f.index for f in delivered]
     assert indices == sorted(set(indices))
@@ -92,14 +93,32 @@ def test_live_frames_equal_the_file_demo(small_model, data_dir, tmp_path, monkey
     assert np.abs(delivered[-1].image.astype(int) - live.still).mean() > 0.3
 
 
+def test_every_frame_in_order_gives_the_file_demo_frames_with_the_head_paste(
+        small_model, data_dir, clip, tmp_path, monkeypatch):
+    """The head-shaped paste follows FaceMesh landmarks from frame to frame: fed every frame in
+    order (no drop), the live steps give the file demo's frames exactly (a dropped frame moves
+    the landmark tracker's region, so the paste's edge may then differ by a few pixels)."""
+    live = LiveAnimator(make_predictor(small_model), f'{data_dir}/{PHOTO}')
+    assert live.landmarks is not None  # paste 'head' by default
+    expected = file_demo_frames(make_predictor(small_model), data_dir, tmp_path, monkeypatch)
+    for i, frame in enumerate(clip):
+        out, status = live.process(frame, i)
+        assert status == ''
+        np.testing.assert_array_equal(out, expected[i])
+
+
 def test_slow_animator_drops_frames_instead_of_queueing(small_model, data_dir, monkeypatch):
     live = LiveAnimator(make_predictor(small_model), f'{data_dir}/{PHOTO}')
     step = 0.25
     process = live.process
+    steps = []
 
     def slow(frame, index=None):
+        started = time.monotonic()
         time.sleep(step)
-        return process(frame, index)
+        out = process(frame, index)
+        steps.append(time.monotonic() - started)
+        return out
 
     monkeypatch.setattr(live, 'process', slow)
     delivered = []
@@ -108,7 +127,7 @@ def test_slow_animator_drops_frames_instead_of_queueing(small_model, data_dir, m
     assert stats.captured >= 45  # the input kept its 30 fps
     assert stats.delivered <= 2.0 / step + 1 and stats.dropped_share() > 0.7
     # bounded latency: a frame waits at most one animation step before its own step
-    assert max(stats.latencies) < 2 * step + 0.3
+    assert max(stats.latencies) < 2 * max(steps) + 0.1
     indices = [f.index for f in delivered]
     assert np.all(np.diff(indices) >= 3)  # the newest frame is taken, the ones between dropped
 
@@ -116,7 +135,7 @@ def test_slow_animator_drops_frames_instead_of_queueing(small_model, data_dir, m
 def test_reference_reset_takes_effect(small_model, data_dir, clip, tmp_path, monkeypatch):
     """After a reset the next frame is the new reference: it renders the photo at rest, and
     later frames are the file demo's with that frame as its initial frame (--best_frame)."""
-    live = LiveAnimator(make_predictor(small_model), f'{data_dir}/{PHOTO}')
+    live = LiveAnimator(make_predictor(small_model, paste='disc'), f'{data_dir}/{PHOTO}')
     for i in range(6):
         out, _ = live.process(clip[i], i)
     before = np.abs(out.astype(int) - live.still).mean()
@@ -126,15 +145,15 @@ def test_reference_reset_takes_effect(small_model, data_dir, clip, tmp_path, mon
     # relative motion of a frame against itself: the photo at rest (jacobians up to rounding)
     assert np.abs(at_reset.astype(int) - live.still).mean() < 0.2 * before
     later, _ = live.process(clip[12], 12)
-    expected = file_demo_frames(make_predictor(small_model, best_frame=6), data_dir, tmp_path,
-                                monkeypatch)
+    expected = file_demo_frames(make_predictor(small_model, best_frame=6, paste='disc'), data_dir,
+                                tmp_path, monkeypatch)
     np.testing.assert_array_equal(later, expected[12])
-    assert not np.array_equal(later, file_demo_frames(make_predictor(small_model), data_dir,
-                                                      tmp_path, monkeypatch)[12])
+    assert not np.array_equal(later, file_demo_frames(make_predictor(small_model, paste='disc'),
+                                                      data_dir, tmp_path, monkeypatch)[12])
 
 
 def test_no_face_keeps_the_photo_still_until_a_face_returns(small_model, data_dir, clip):
-    live = LiveAnimator(make_predictor(small_model), f'{data_dir}/{PHOTO}')
+    live = LiveAnimator(make_predictor(small_model, paste='disc'), f'{data_dir}/{PHOTO}')
     # the camera looking away: the side of a real interview frame, right of the face
     interview = next(VideoReader(f'{data_dir}/videos/paddlegan_mona7s.mp4').frames())
     away = cv2.resize(np.ascontiguousarray(interview[100:620, 760:1280]), clip.shape[2:0:-1])
@@ -149,13 +168,15 @@ def test_no_face_keeps_the_photo_still_until_a_face_returns(small_model, data_di
     assert status == '' and np.array_equal(back, moved) and not np.array_equal(back, live.still)
 
 
-def test_face_follower_crops_like_the_file_demo(data_dir):
+@pytest.mark.parametrize('crop', [True, False], ids=['photo-rule', 'whole-image'])
+def test_face_follower_crops_like_the_file_demo(data_dir, crop):
     """On an uncropped interview (1280x720, small face) the frame-by-frame crop is the file
-    demo's crop (same side, centre within a tenth of the side)."""
+    demo's crop (same side, centre within a tenth of the side): by the photo's rule when the
+    photo is face-cropped, else the square kept inside the frame."""
     reader = VideoReader(f'{data_dir}/videos/paddlegan_mona7s.mp4')
     frames = next(reader.batches(40))
     detector = build_detector('blazeface', tiles=False)
-    cropper = DrivingCropper(detector.detect, FaceOptions(crop_driving='on'))
+    cropper = DrivingCropper(detector.detect, FaceOptions(crop=crop, crop_driving='on'))
 
     class Clip:  # the first 40 frames as a reader
         size, frame_count = reader.size, len(frames)
@@ -164,13 +185,15 @@ def test_face_follower_crops_like_the_file_demo(data_dir):
             return (frames[i:i + n] for i in range(0, len(frames), n))
 
     cropper.prepare(Clip())
-    follower = FaceFollower(detector.detect)
+    follower = FaceFollower(detector.detect, anchored=crop)
     live_crops = [follower.update(f) for f in frames]
     side = cropper.crops[0].size
-    assert abs(live_crops[0].size - side) < 0.1 * side
+    assert abs(live_crops[0].size - side) < 0.1 * side and 100 < side < 720
     for ours, theirs in zip(live_crops, cropper.crops):
         assert abs(ours.x - theirs.x) < 0.1 * side and abs(ours.y - theirs.y) < 0.1 * side
-    assert FaceOptions().crops_driving(reader.size, 0.9)  # not square: cropped
+    assert FaceOptions(crop=False).crops_driving(reader.size, 0.9)  # not square: cropped
+    assert not FaceOptions(crop=False).crops_driving((512, 512), 0.9)  # a face crop: kept
+    assert FaceOptions(crop=True).crops_driving((512, 512), 0.9)  # the photo's rule
 
 
 def test_no_camera_at_that_index():
