@@ -36,5 +36,6 @@ setup(
     python_requires='>=3.8',
     install_requires=requirements('requirements.txt'),
     extras_require={'web': ['gradio>=5'], 'logs': ['visualdl'], 'onnx': ['paddle2onnx'],
+                    'live': ['pyvirtualcam'],
                     'eval': requirements('requirements-eval.txt')},
 )

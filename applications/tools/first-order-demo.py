@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 
-from ppfom.apps.demo_cli import build_parser, main  # noqa: E402,F401
+from ppfom.apps.demo_cli import build_parser, main, predictor_kwargs  # noqa: E402,F401
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -68,6 +68,10 @@ def _slice_kp(kp, start, stop):
     return {k: v[start:stop] for k, v in kp.items()}
 
 
+def _to_tensor(kp):
+    return {k: paddle.to_tensor(v) for k, v in kp.items()}
+
+
 class Animator:
     """Animates one source image with a sequence of driving keypoints through a backend.
 
@@ -78,7 +82,8 @@ class Animator:
            their landmarks), cache their features.
         2. :meth:`keypoints` — keypoints of a batch of driving frames (call for every batch).
         3. :meth:`initial_frame` — which driving frame plays the source's pose.
-        4. :meth:`generate` — normalised keypoints -> frames, batch by batch.
+        4. :meth:`generate` — normalised keypoints -> frames, batch by batch (:meth:`animate`
+           for one batch against a given initial frame: the live animator's step).
 
     Args:
         backend: see :mod:`ppfom.inference` (``keypoints``, ``set_source``, ``animate``).
@@ -94,6 +99,7 @@ class Animator:
         self.network_size = network_size or image_size
         self.options = options
         self.kp_source = None
+        self._kp_sources = []  # one single-source keypoint dict of tensors per source
 
     @property
     def takes_landmarks(self):
@@ -118,6 +124,8 @@ class Animator:
         source_output = (frames_to_input(np.asarray(sources), self.image_size)
                          if self.image_size != self.network_size else None)
         self.backend.set_source(source_input, self.kp_source, source_output)
+        self._kp_sources = [_to_tensor(_slice_kp(self.kp_source, f, f + 1))
+                            for f in range(len(self.kp_source['value']))]
 
     def rest(self):
         """The sources rendered with no motion, ``(F, S, S, 3)`` uint8 (used to fit colours)."""
@@ -149,27 +157,33 @@ class Animator:
             return best_frame_index(self.kp_source['value'][0], kp_driving['value'])  # first source
         return 0
 
+    def animate(self, kp_driving, kp_initial):
+        """One batch of driving keypoints -> ``(F, B, H, W, 3)`` uint8 frames (F sources).
+
+        The per-frame step shared by the file demo (:meth:`generate`) and the live animator
+        (:class:`ppfom.apps.live.LiveAnimator`): the motion of ``kp_driving`` (B frames, from
+        :meth:`keypoints`) relative to ``kp_initial`` (1 frame) is normalised onto every source
+        (paper Sec. 4, :func:`normalize_kp`) and rendered.
+        """
+        batch, initial = _to_tensor(kp_driving), _to_tensor(kp_initial)
+        per_source = [normalize_kp(kp_source, batch, initial,
+                                   adapt_movement_scale=self.options.adapt_scale,
+                                   use_relative_movement=self.options.relative,
+                                   use_relative_jacobian=self.options.relative)
+                      for kp_source in self._kp_sources]
+        kp_norm = {k: np.concatenate([kp[k].numpy() for kp in per_source])
+                   for k in ('value', 'jacobian') if k in per_source[0]}
+        frames = output_to_frames(self.backend.animate(kp_norm))
+        return frames.reshape((len(self._kp_sources), -1) + frames.shape[1:])
+
     def generate(self, kp_driving, initial, batch_size):
         """Yield ``(F, B, H, W, 3)`` uint8 frames (F sources, B driving frames) for all driving
-        keypoints, in order.
+        keypoints, in order (:meth:`animate` batch by batch).
 
         Every output frame depends only on its own driving frame and on the ``initial`` one, so
         animating "forwards and backwards from the best frame" is the same as animating in order
         with that frame as the reference.
         """
-        to_tensor = lambda kp: {k: paddle.to_tensor(v) for k, v in kp.items()}  # noqa: E731
-        kp_sources = [to_tensor(_slice_kp(self.kp_source, f, f + 1))
-                      for f in range(len(self.kp_source['value']))]
-        kp_initial = to_tensor(_slice_kp(kp_driving, initial, initial + 1))
-        n = len(kp_driving['value'])
-        for start in range(0, n, batch_size):
-            batch = to_tensor(_slice_kp(kp_driving, start, start + batch_size))
-            per_source = [normalize_kp(kp_source, batch, kp_initial,
-                                       adapt_movement_scale=self.options.adapt_scale,
-                                       use_relative_movement=self.options.relative,
-                                       use_relative_jacobian=self.options.relative)
-                          for kp_source in kp_sources]
-            kp_norm = {k: np.concatenate([kp[k].numpy() for kp in per_source])
-                       for k in ('value', 'jacobian') if k in per_source[0]}
-            frames = output_to_frames(self.backend.animate(kp_norm))
-            yield frames.reshape((len(kp_sources), -1) + frames.shape[1:])
+        kp_initial = _slice_kp(kp_driving, initial, initial + 1)
+        for start in range(0, len(kp_driving['value']), batch_size):
+            yield self.animate(_slice_kp(kp_driving, start, start + batch_size), kp_initial)

@@ -80,6 +80,23 @@ def build_parser(prog=None):
     return parser
 
 
+def predictor_kwargs(args):
+    """:class:`~ppfom.apps.FirstOrderPredictor` arguments from the parsed flags (also used by
+    ``live-demo.py``, which takes the same model, detector, backend and motion flags)."""
+    return dict(
+        output=args.output, weight_path=args.weight_path, config=args.config,
+        relative=args.relative, adapt_scale=args.adapt_scale,
+        find_best_frame=args.find_best_frame, best_frame=args.best_frame, ratio=args.ratio,
+        paste=args.paste, filename=args.filename, face_detector=args.face_detector,
+        multi_person=args.multi_person, image_size=args.image_size,
+        face_enhancement=args.face_enhancement, batch_size=args.batch_size,
+        mobile_net=args.mobile_net, model=args.model, detector_weights=args.detector_weights,
+        crop=not args.no_crop, crop_driving=args.crop_driving, enhancer=args.enhancer,
+        enhancer_weights=args.enhancer_weights, backend=args.backend,
+        precision=args.precision, threads=args.threads, rebuild_export=args.rebuild_export,
+        audio=args.audio or not args.no_audio, device='cpu' if args.cpu else None)
+
+
 def main(argv=None, prog=None):
     parser = build_parser(prog)
     args = parser.parse_args(argv)
@@ -95,20 +112,7 @@ def main(argv=None, prog=None):
     if args.audio and args.no_audio:
         parser.error('--audio FILE and --no_audio contradict each other; pass one')
     try:
-        predictor = FirstOrderPredictor(
-            output=args.output, weight_path=args.weight_path, config=args.config,
-            relative=args.relative, adapt_scale=args.adapt_scale,
-            find_best_frame=args.find_best_frame, best_frame=args.best_frame, ratio=args.ratio,
-            paste=args.paste,
-            filename=args.filename, face_detector=args.face_detector,
-            multi_person=args.multi_person, image_size=args.image_size,
-            face_enhancement=args.face_enhancement, batch_size=args.batch_size,
-            mobile_net=args.mobile_net, model=args.model, detector_weights=args.detector_weights,
-            crop=not args.no_crop, crop_driving=args.crop_driving, enhancer=args.enhancer,
-            enhancer_weights=args.enhancer_weights, backend=args.backend,
-            precision=args.precision, threads=args.threads, rebuild_export=args.rebuild_export,
-            audio=args.audio or not args.no_audio, device='cpu' if args.cpu else None,
-            messages='cli')
+        predictor = FirstOrderPredictor(**predictor_kwargs(args), messages='cli')
         path = predictor.run(args.source_image, args.driving_video)
     except (ValueError, OSError, KeyError, DownloadError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

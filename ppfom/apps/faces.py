@@ -42,6 +42,26 @@ class FaceOptions:
     crop_driving: str = defaults.CROP_DRIVING
     auto_crop_below: float = 0.3
 
+    def crops_driving(self, frame_size, face_fraction):
+        """Whether driving frames of ``frame_size`` ``(W, H)`` are cropped around the face, whose
+        side is ``face_fraction`` of the frame's shorter side (read only with ``auto``, the
+        whole image animated and a square frame; a callable is called then, so that the face
+        is measured only when needed). With a face-cropped photo, ``auto`` and ``on`` crop (by
+        the photo's rule)."""
+        if self.crop_driving == 'off':
+            return False
+        if self.crop_driving == 'on' or self.crop:
+            return True
+        w, h = frame_size
+        if max(w, h) / min(w, h) >= 1.1:
+            return True
+        fraction = face_fraction() if callable(face_fraction) else face_fraction
+        if fraction >= self.auto_crop_below:
+            get_logger().info('driving face fills %.0f%% of the frame: used as it is',
+                              100 * fraction)
+            return False
+        return True
+
 
 def select_face_crops(photo, detect, options):
     """Square crops of the faces to animate: the largest face, or all of them.
@@ -155,14 +175,18 @@ class DrivingCropper:
         self.crops = None
 
     def prepare(self, reader, batch_size=16):
-        mode = self.options.crop_driving
-        if mode == 'off':
+        def fraction():  # a square video with auto: decided on about 8 frames
+            every = max(1, reader.frame_count // 8)
+            boxes, _ = track_boxes(reader.batches(batch_size), self.detect, every=every)
+            return face_fraction(boxes, reader.size)
+
+        if not self.options.crops_driving(reader.size, fraction):
             return
+        boxes, found = track_boxes(reader.batches(batch_size), self.detect)
         if self.options.crop:
             # the photo is face-cropped: frame the driving face by the same rule (same scale and
             # offset, reflected past the frame's edge), anchored on frame 0 found by the photo's
             # own detector, so that a clip that starts with the photo is cropped as the photo is
-            boxes, found = track_boxes(reader.batches(batch_size), self.detect)
             first = next(iter(reader.batches(1)))[0]
             anchor = largest_box(self.detect_anchor(first))
             anchor = boxes[0] if anchor is None else anchor[:4]
@@ -171,17 +195,6 @@ class DrivingCropper:
                               'square; face found in %d of %d frames)', self.crops[0].size,
                               found.sum(), len(found))
             return
-        w, h = reader.size
-        if mode == 'auto' and max(w, h) / min(w, h) < 1.1:
-            # a square video: decide on about 8 frames before tracking every one
-            every = max(1, reader.frame_count // 8)
-            boxes, _ = track_boxes(reader.batches(batch_size), self.detect, every=every)
-            fraction = face_fraction(boxes, reader.size)
-            if fraction >= self.options.auto_crop_below:
-                get_logger().info('driving face fills %.0f%% of the frame: used as it is',
-                                  100 * fraction)
-                return
-        boxes, found = track_boxes(reader.batches(batch_size), self.detect)
         self.crops = smooth_crops(boxes, reader.size, scale=self.options.crop_scale)
         get_logger().info('driving video cropped around the face (%d px square; face found in '
                           '%d of %d frames)', self.crops[0].size, found.sum(), len(found))

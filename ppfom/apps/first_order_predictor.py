@@ -171,6 +171,48 @@ class FirstOrderPredictor:
             photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
         return photo
 
+    def prepare_source(self, photo):
+        """Steps 2 and 3 of :meth:`run` (shared with :class:`ppfom.apps.live.LiveAnimator`):
+        choose what to animate in ``photo`` (``(H, W, 3)`` uint8 RGB: the face crop(s) or the
+        whole image), then the sources' keypoints and features (with their FaceMesh landmarks
+        when the model or the head paste needs them), once, and the paste-back colours.
+
+        Returns ``(animator, compositor, landmarks)``: an :class:`Animator` ready for driving
+        keypoints, the :class:`PhotoCompositor` that :meth:`render` pastes its frames with, and
+        the :class:`FaceLandmarks` that follows the driving frames (None when not needed).
+        Raises :class:`NoFaceError` when cropping and the photo has no face.
+        """
+        crops = select_face_crops(photo, self.detector.detect, self.faces) if self.faces.crop \
+            else None
+        if crops:
+            self.logger.info('animating %d face(s)', len(crops))
+        compositor = PhotoCompositor(photo, crops, self.faces.ratio, self.faces.paste)
+        animator = Animator(self.backend, self.image_size, self.options,
+                            network_size=self.model.network_size)
+        sources = compositor.sources(self.image_size)
+        landmarks = (FaceLandmarks(self.tracker)
+                     if animator.takes_landmarks or compositor.needs_landmarks else None)
+        source_landmarks = None if landmarks is None else landmarks.of_sources(sources)
+        animator.set_source(sources, source_landmarks)
+        if compositor.needs_landmarks:
+            compositor.set_source_landmarks(source_landmarks)
+        compositor.fit_colours(animator.rest())
+        return animator, compositor, landmarks
+
+    def render(self, frames, compositor, landmarks=None):
+        """The last part of step 6 (shared with the live animator): animated sources
+        ``(F, B, S, S, 3)`` uint8 -> (enhanced with ``face_enhancement``) output frames
+        ``(B, H, W, 3)`` uint8 RGB, pasted into the photo by ``compositor``. ``landmarks``:
+        ``(driving (B, 468, 2), initial (468, 2))`` in ``[0, 1]`` of the driving crops, where
+        the head paste follows the animated heads (:func:`animated_landmarks`)."""
+        if self.enhancer is not None:
+            frames = self.enhance(frames)
+        heads = None
+        if compositor.needs_landmarks and landmarks is not None:
+            heads = animated_landmarks(compositor.source_landmarks, landmarks[0], landmarks[1],
+                                       self.options)
+        return compositor.compose(frames, heads)
+
     def driving_keypoints(self, animator, driving, cropper, landmarks=None, report=None):
         """Step 4 of :meth:`run`: keypoints of every driving frame, decoded and cropped in
         batches; with ``landmarks`` (:class:`FaceLandmarks`), also the FaceMesh landmarks of every
@@ -254,24 +296,8 @@ class FirstOrderPredictor:
         if not return_frames:
             check_writable_folder(os.path.dirname(os.path.abspath(out_path)))
 
-        # 2. what to animate
-        crops = select_face_crops(photo, self.detector.detect, self.faces) if self.faces.crop \
-            else None
-        if crops:
-            self.logger.info('animating %d face(s)', len(crops))
-        compositor = PhotoCompositor(photo, crops, self.faces.ratio, self.faces.paste)
-
-        # 3. the sources, once (with their landmarks when the model or the paste needs them)
-        animator = Animator(self.backend, self.image_size, self.options,
-                            network_size=self.model.network_size)
-        sources = compositor.sources(self.image_size)
-        landmarks = (FaceLandmarks(self.tracker)
-                     if animator.takes_landmarks or compositor.needs_landmarks else None)
-        source_landmarks = None if landmarks is None else landmarks.of_sources(sources)
-        animator.set_source(sources, source_landmarks)
-        if compositor.needs_landmarks:
-            compositor.set_source_landmarks(source_landmarks)
-        compositor.fit_colours(animator.rest())
+        # 2. and 3. what to animate, and the sources once
+        animator, compositor, landmarks = self.prepare_source(photo)
 
         # 4. driving keypoints (and landmarks)
         cropper = DrivingCropper(self.tracker.detect if self.tracker else None, self.faces,
@@ -296,14 +322,10 @@ class FirstOrderPredictor:
         with sink as writer, self._bar(total, 'animating') as bar:
             start = 0
             for frames in animator.generate(kp_driving, initial, self.batch_size):
-                if self.enhancer is not None:
-                    frames = self.enhance(frames)
-                heads = None
-                if compositor.needs_landmarks:
-                    heads = animated_landmarks(
-                        source_landmarks, driving_landmarks[start:start + frames.shape[1]],
-                        driving_landmarks[initial], self.options)
-                writer.write(compositor.compose(frames, heads))
+                marks = (None if driving_landmarks is None else
+                         (driving_landmarks[start:start + frames.shape[1]],
+                          driving_landmarks[initial]))
+                writer.write(self.render(frames, compositor, marks))
                 start += frames.shape[1]
                 bar.update(frames.shape[1])
                 report('animating', writer.frames_written, total)

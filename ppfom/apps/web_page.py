@@ -6,6 +6,7 @@ from dataclasses import fields
 
 from . import defaults
 from .web import DEFAULT_SIZE, InputError, PageOptions, check_photo, error_message, size_choices
+from .web_live import WebLive, build_live_tab
 
 INTRO = """# ppfom: animate a photo with a driving video
 First Order Motion Model (Siarohin et al., NeurIPS 2019) in PaddlePaddle. Upload a photo with a
@@ -60,6 +61,7 @@ def build_app(animator, examples=(), default_size=DEFAULT_SIZE):
     and an ``Error: ...`` status line; Clear empties inputs and result, Stop ends a run at its
     next batch. Element ids used by the browser test: ``photo``, ``driving``, ``examples``,
     ``animate``, ``stop``, ``clear``, ``status``, ``result``, ``download``, ``model``.
+    The Live tab's ids are :func:`~ppfom.apps.web_live.build_live_tab`'s.
     """
     import gradio as gr
 
@@ -98,31 +100,35 @@ def build_app(animator, examples=(), default_size=DEFAULT_SIZE):
     sizes = size_choices(None if default_size == DEFAULT_SIZE else default_size)
     with gr.Blocks(title='ppfom: First Order Motion Model') as app:
         gr.Markdown(INTRO)
-        with gr.Row():
-            with gr.Column():
-                photo = gr.Image(label='Photo (jpg / png)', elem_id='photo', type='filepath',
-                                 format='png', sources=['upload', 'clipboard'], height=260)
-                driving = gr.Video(label='Driving video (mp4 / mov / avi / webm)',
-                                   elem_id='driving', sources=['upload'], height=260)
-            with gr.Column():
-                model = gr.Dropdown(labels, value=labels[0], label='Model', elem_id='model',
-                                    info='models marked "needs a download" are fetched once')
-                options = _option_inputs(gr, sizes, default_size)
-        if examples:
-            with gr.Column(elem_id='examples'):
-                gr.Examples(examples, [photo, driving, options['multi_person']],
-                            label='Examples (click one to fill the inputs)')
-        with gr.Row():
-            button = gr.Button('Animate', variant='primary', elem_id='animate')
-            stop_button = gr.Button('Stop', variant='stop', elem_id='stop')
-            clear = gr.ClearButton(value='Clear', elem_id='clear')
-        status = gr.Markdown('', elem_id='status')
-        with gr.Row():
-            result = gr.Video(label='Result', elem_id='result', interactive=False, height=320)
-            download = gr.File(label='Download', elem_id='download', interactive=False)
-        photo.upload(check, photo, None)
-        inputs = [photo, driving, model] + [options[f.name] for f in fields(PageOptions)]
-        event = button.click(run, inputs, [result, download, status], concurrency_limit=1)
-        stop_button.click(stop, None, None, cancels=[event], queue=False)
-        clear.add([photo, driving, result, download, status])
+        with gr.Tab('Animate'):
+            with gr.Row():
+                with gr.Column():
+                    photo = gr.Image(label='Photo (jpg / png)', elem_id='photo', type='filepath',
+                                     format='png', sources=['upload', 'clipboard'], height=260)
+                    driving = gr.Video(label='Driving video (mp4 / mov / avi / webm)',
+                                       elem_id='driving', sources=['upload'], height=260)
+                with gr.Column():
+                    model = gr.Dropdown(labels, value=labels[0], label='Model', elem_id='model',
+                                        info='models marked "needs a download" are fetched once')
+                    options = _option_inputs(gr, sizes, default_size)
+            if examples:
+                with gr.Column(elem_id='examples'):
+                    gr.Examples(examples, [photo, driving, options['multi_person']],
+                                label='Examples (click one to fill the inputs)')
+            with gr.Row():
+                button = gr.Button('Animate', variant='primary', elem_id='animate')
+                stop_button = gr.Button('Stop', variant='stop', elem_id='stop')
+                clear = gr.ClearButton(value='Clear', elem_id='clear')
+            status = gr.Markdown('', elem_id='status')
+            with gr.Row():
+                result = gr.Video(label='Result', elem_id='result', interactive=False, height=320)
+                download = gr.File(label='Download', elem_id='download', interactive=False)
+            photo.upload(check, photo, None)
+            inputs = [photo, driving, model] + [options[f.name] for f in fields(PageOptions)]
+            event = button.click(run, inputs, [result, download, status], concurrency_limit=1)
+            stop_button.click(stop, None, None, cancels=[event], queue=False)
+            clear.add([photo, driving, result, download, status])
+        with gr.Tab('Live'):
+            build_live_tab(gr, WebLive(animator.choices, animator.factory, animator.device,
+                                       default_size), labels)
     return app

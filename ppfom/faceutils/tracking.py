@@ -62,18 +62,13 @@ def smooth_crops(boxes, frame_size, scale=2.0, shift_y=-0.1, sigma=5.0):
     Returns:
         list of :class:`SquareCrop`, one per frame.
     """
-    w, h = frame_size
     sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    side = int(round(min(scale * np.median(sides), min(w, h))))
-    cx = (boxes[:, 0] + boxes[:, 2]) / 2
-    cy = (boxes[:, 1] + boxes[:, 3]) / 2 + shift_y * side
+    side = _crop_side(np.median(sides), frame_size, scale)
+    cx, cy = _crop_centre(boxes, side, shift_y)
     if len(boxes) > 1 and sigma > 0:
         cx = gaussian_filter1d(cx, sigma, mode='nearest')
         cy = gaussian_filter1d(cy, sigma, mode='nearest')
-    # keep the window inside the frame where it fits: no filled borders in the driving crops
-    x = np.clip(np.rint(cx - side / 2), 0, w - side).astype(int)
-    y = np.clip(np.rint(cy - side / 2), 0, h - side).astype(int)
-    return [SquareCrop(int(a), int(b), side) for a, b in zip(x, y)]
+    return [_window(a, b, side, frame_size) for a, b in zip(cx, cy)]
 
 
 def anchored_crops(boxes, anchor_box, scale=2.0, shift_y=-0.1, sigma=5.0):
@@ -100,3 +95,78 @@ def anchored_crops(boxes, anchor_box, scale=2.0, shift_y=-0.1, sigma=5.0):
     x = np.rint(first.x + cx - cx[0]).astype(int)
     y = np.rint(first.y + cy - cy[0]).astype(int)
     return [SquareCrop(int(a), int(b), first.size) for a, b in zip(x, y)]
+
+
+def _crop_side(face_side, frame_size, scale):
+    return int(round(min(scale * face_side, min(frame_size))))
+
+
+def _crop_centre(boxes, side, shift_y):
+    """Centre ``(x, y)`` of the crop around ``(..., 4+)`` boxes: the face's, moved up."""
+    boxes = np.asarray(boxes, np.float64)
+    return (boxes[..., 0] + boxes[..., 2]) / 2, (boxes[..., 1] + boxes[..., 3]) / 2 + shift_y * side
+
+
+def _window(cx, cy, side, frame_size):
+    """The square of ``side`` centred at ``(cx, cy)``, kept inside the frame where it fits (no
+    filled borders in the driving crops)."""
+    w, h = frame_size
+    x = int(np.clip(np.rint(cx - side / 2), 0, w - side))
+    y = int(np.clip(np.rint(cy - side / 2), 0, h - side))
+    return SquareCrop(x, y, side)
+
+
+class FaceFollower:
+    """The file demo's driving crops frame by frame as frames arrive (a camera), with the centre
+    smoothed by an exponential moving average (causal, where the file demo's Gaussian looks both
+    ways); the side is fixed at the first face (or after :meth:`reset`).
+
+    ``anchored=True`` follows :func:`anchored_crops` (a face-cropped photo: the photo's own rule,
+    :func:`~.crop.square_crop_for_face`, at the first face, then moved with the face; it may reach
+    past the frame), else :func:`smooth_crops` (``scale`` x the face side, moved up by
+    ``shift_y``, kept inside the frame).
+
+    Args:
+        detect: ``image -> (N, 5)`` boxes (any ppfom detector's ``detect``).
+        momentum: weight of the previous centre in the average (0: follow every detection).
+        scale, shift_y: as :func:`smooth_crops`.
+    """
+
+    def __init__(self, detect, momentum=0.6, scale=2.0, shift_y=-0.1, anchored=False):
+        self.detect, self.momentum, self.scale, self.shift_y = detect, momentum, scale, shift_y
+        self.anchored = anchored
+        self.side = self.centre = self.box = self.first = self.anchor = None
+
+    def reset(self):
+        """Measure the crop again at the next face (a new reference frame)."""
+        self.side = self.centre = self.first = self.anchor = None
+
+    def update(self, frame):
+        """``frame``: ``(H, W, 3)`` uint8 RGB -> :class:`SquareCrop` around its largest face, or
+        None when the frame has no face (the smoothing restarts when a face returns). The face
+        box is kept in ``self.box`` (``(4,)`` pixels, or None)."""
+        box = largest_box(self.detect(frame))
+        self.box = None if box is None else box[:4]
+        if box is None:
+            self.centre = None
+            return None
+        size = (frame.shape[1], frame.shape[0])
+        if self.anchored:
+            from .crop import square_crop_for_face
+            if self.first is None:
+                self.first = square_crop_for_face(box[:4], (1, 1), scale=self.scale,
+                                                  shift_y=self.shift_y)
+                self.anchor = np.array(_crop_centre(box, 0, 0))
+            centre = self._smooth(np.array(_crop_centre(box, 0, 0)))
+            x, y = np.rint(np.array([self.first.x, self.first.y]) + centre - self.anchor)
+            return SquareCrop(int(x), int(y), self.first.size)
+        if self.side is None:
+            self.side = _crop_side(max(box[2] - box[0], box[3] - box[1]), size, self.scale)
+        centre = self._smooth(np.array(_crop_centre(box, self.side, self.shift_y)))
+        return _window(centre[0], centre[1], self.side, size)
+
+    def _smooth(self, centre):
+        if self.centre is not None:
+            centre = self.momentum * self.centre + (1 - self.momentum) * centre
+        self.centre = centre
+        return centre

@@ -90,8 +90,9 @@ def app_url(fixtures_dir, data_dir, tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope='module')
-def page(request, tmp_path_factory):
+def require_browser():
+    """playwright's ``sync_playwright`` once the system Chromium is known to be there (a failure
+    saying what to install otherwise)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -100,6 +101,12 @@ def page(request, tmp_path_factory):
     if not os.path.isfile(CHROMIUM):
         pytest.fail(f'{CHROMIUM} not found: install Chromium (Debian: apt-get install -y '
                     'chromium) or set PPFOM_CHROMIUM to its path')
+    return sync_playwright
+
+
+@pytest.fixture(scope='module')
+def page(request, tmp_path_factory):
+    sync_playwright = require_browser()
     app_url = request.getfixturevalue('app_url')  # start the app once the browser is known
     profile = tmp_path_factory.mktemp('chromium-profile')
     with sync_playwright() as p:
