@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 
-import ppfom.apps.first_order_predictor as predictor_module
 import ppfom.apps.live as live_module
 from ppfom.apps import FirstOrderPredictor
 from ppfom.apps.faces import DrivingCropper, FaceOptions
@@ -49,28 +48,9 @@ def clip(data_dir):
 
 
 def file_demo_frames(predictor, data_dir, tmp_path, monkeypatch):
-    """The frames FirstOrderPredictor.run hands to its video writer (before encoding)."""
-    written = []
-
-    class CaptureWriter:
-        def __init__(self, path, fps, audio_from=None):
-            self.frames_written = 0
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def write(self, frames):
-            written.extend(frames)
-            self.frames_written += len(frames)
-
-    monkeypatch.setattr(predictor_module, 'VideoWriter', CaptureWriter)
-    predictor.output = str(tmp_path)
-    predictor.run(f'{data_dir}/{PHOTO}', f'{data_dir}/{CLIP}')
-    monkeypatch.undo()
-    return np.stack(written)
+    """The frames FirstOrderPredictor.run returns instead of encoding them (``return_frames``)."""
+    return np.asarray(predictor.run(f'{data_dir}/{PHOTO}', f'{data_dir}/{CLIP}',
+                                    return_frames=True))
 
 
 def test_live_frames_equal_the_file_demo(small_model, data_dir, tmp_path, monkeypatch):
