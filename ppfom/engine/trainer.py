@@ -23,6 +23,7 @@ from ..models import build_model
 from ..utils.checkpoint import CheckpointError, atomic_save, load_fomm_state
 from ..utils.config import ConfigError, to_dict
 from ..utils.logger import get_logger
+from ..utils.safe_pickle import UnsafePickleError, load_pdparams
 
 TOP_LEVEL_KEYS = ('epochs', 'total_iters', 'output_dir', 'seed', 'dataset', 'model',
                   'lr_scheduler', 'optimizer', 'log_config', 'validate', 'snapshot_config',
@@ -165,7 +166,9 @@ class Trainer:
         if not os.path.isfile(path):
             raise CheckpointError(f'resume file not found: {path}')
         try:
-            state = paddle.load(path)
+            state = load_pdparams(path)
+        except UnsafePickleError as exc:
+            raise CheckpointError(str(exc)) from exc
         except Exception as exc:
             raise CheckpointError(f'cannot read resume file {path} ({type(exc).__name__}); '
                                   'it is corrupt or not a ppfom checkpoint') from exc
@@ -201,7 +204,7 @@ class Trainer:
         """Load network weights only (``--load``): any layout
         :func:`ppfom.utils.checkpoint.load_fomm_state` reads; a discriminator when present."""
         state = load_fomm_state(path)
-        raw = paddle.load(path, return_numpy=True)
+        raw = load_pdparams(path, return_numpy=True)
         if isinstance(raw, dict) and isinstance(raw.get('discriminator'), dict):
             state['discriminator'] = raw['discriminator']
         self.model.set_state_dict(state)

@@ -15,6 +15,7 @@ import numpy as np
 import paddle
 
 from .atomic import publish
+from .safe_pickle import WeightsReadError, load_pdparams
 
 TORCH_TO_PADDLE_SUFFIX = {'running_mean': '_mean', 'running_var': '_variance'}
 NETWORKS = ('kp_detector', 'generator')
@@ -81,10 +82,9 @@ def load_fomm_state(path):
                               f'`python tools/convert_weights.py {path} OUT.pdparams` and pass '
                               'OUT.pdparams')
     try:
-        obj = paddle.load(path, return_numpy=True)
-    except Exception as exc:  # paddle raises many kinds on a corrupt file
-        raise CheckpointError(f'cannot read weights {path} ({type(exc).__name__}: {exc}); '
-                              'the file is corrupt or not a .pdparams, download it again') from exc
+        obj = load_pdparams(path, return_numpy=True)
+    except WeightsReadError as exc:
+        raise CheckpointError(str(exc)) from exc
     return split_fomm_state(obj, path)
 
 
