@@ -4,9 +4,12 @@
         --relative --adapt_scale
 
 Flags follow PaddleGAN's first-order-demo.py; the result is written to OUTPUT/FILENAME.
+Exit codes: 0 done, 2 bad input (one line ``error: ...``), 130 Ctrl-C, 143 SIGTERM; on any
+error nothing is left in the output folder.
 """
 import argparse
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
@@ -64,10 +67,17 @@ def build_parser():
     return parser
 
 
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds like an error: the temporary file is deleted
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from ppfom.apps import FirstOrderPredictor
     from ppfom.utils.download import DownloadError
+    import threading
+    previous = signal.signal(signal.SIGTERM, _terminate) \
+        if threading.current_thread() is threading.main_thread() else None
     try:
         predictor = FirstOrderPredictor(
             output=args.output, weight_path=args.weight_path, config=args.config,
@@ -88,6 +98,16 @@ def main(argv=None):
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f'error: {message}', file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print('error: interrupted (Ctrl-C); nothing was written', file=sys.stderr)
+        return 130
+    except SystemExit as exc:
+        if exc.code == 128 + signal.SIGTERM:
+            print('error: terminated (SIGTERM); nothing was written', file=sys.stderr)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     print(path)
     return 0
 

@@ -8,7 +8,8 @@ from tqdm import tqdm
 
 from ..utils.image_io import read_image
 from ..utils.logger import get_logger
-from ..utils.video import VideoReader, VideoWriter, check_writable_folder
+from ..utils.video import (VideoReader, VideoWriter, check_not_an_input, check_output_name,
+                           check_writable_folder)
 from . import defaults
 from .animation import Animator, MotionOptions
 from .faces import DrivingCropper, FaceOptions, PhotoCompositor, select_face_crops
@@ -56,7 +57,15 @@ class FirstOrderPredictor:
         audio: copy the driving video's audio. device: ``'cpu'``, ``'gpu'`` or None.
         progress: show tqdm progress bars.
     Raises (constructor): ``ValueError`` subclasses with one-line messages for bad options or
-    weights that do not fit, ``DownloadError`` when weights are missing and cannot be fetched.
+    weights that do not fit (``OutputPathError`` for a ``filename`` the writer cannot honour,
+    ``CheckpointError`` / ``WeightsReadError`` for weights), ``DownloadError`` when weights are
+    missing and cannot be fetched.
+    Raises (``run``), one exception type per kind of bad input, all with one-line messages
+    naming the file: ``ImageReadError`` (photo missing, a folder, not an image, truncated),
+    ``VideoReadError`` (driving video missing, not a video, truncated, fewer than 2 frames),
+    ``NoFaceError``, ``OutputPathError`` (the output is an input, or another run is writing
+    it): all ``ValueError``; ``VideoWriteError`` (an ``OSError``: folder not writable, disk
+    full). Whatever the error, nothing is left on disk (no result, no temporary file).
     """
 
     def __init__(self, output=defaults.OUTPUT, weight_path=None, config=None, relative=False,
@@ -82,6 +91,7 @@ class FirstOrderPredictor:
             raise ValueError(f"--paste must be head or disc, got '{paste}'")
         if multi_person and not crop:
             raise ValueError('--multi_person needs face crops; drop --no_crop')
+        check_output_name(filename)
         if device:
             paddle.set_device(device)
         self.output, self.filename = output, filename
@@ -183,14 +193,24 @@ class FirstOrderPredictor:
 
         Returns the output path. On any error nothing is left at the output path.
         """
-        # 1. inputs
+        # 1. inputs, and the output (reserved now: a second run writing it is refused at once)
         photo = self.read_photo(source_image)
-        driving = VideoReader(driving_video)
+        driving = VideoReader(driving_video).check()
         check_writable_folder(self.output)
+        out_path = os.path.join(self.output, self.filename)
+        check_not_an_input(out_path, [source_image, driving_video])
+        audio_from = driving.path if (self.audio and driving.has_audio) else None
+        with VideoWriter(out_path, driving.fps, audio_from=audio_from) as writer:
+            self._animate(photo, driving, writer, source_image)
+        self.logger.info('wrote %s (%d frames, %.2f fps%s)', out_path, writer.frames_written,
+                         driving.fps, ', with audio' if audio_from else '')
+        return out_path
 
+    def _animate(self, photo, driving, writer, source_image):
+        """Steps 2-6 of :meth:`run`, writing to ``writer``."""
         # 2. what to animate
-        crops = select_face_crops(photo, self.detector.detect, self.faces) if self.faces.crop \
-            else None
+        crops = select_face_crops(photo, self.detector.detect, self.faces, source_image) \
+            if self.faces.crop else None
         if crops:
             self.logger.info('animating %d face(s)', len(crops))
         compositor = PhotoCompositor(photo, crops, self.faces.ratio, self.faces.paste)
@@ -220,10 +240,7 @@ class FirstOrderPredictor:
             self.logger.info('initial driving frame: %d', initial)
 
         # 6. generate and write
-        out_path = os.path.join(self.output, self.filename)
-        audio_from = driving.path if (self.audio and driving.has_audio) else None
-        with VideoWriter(out_path, driving.fps, audio_from=audio_from) as writer, \
-                self._bar(len(kp_driving['value']), 'animating') as bar:
+        with self._bar(len(kp_driving['value']), 'animating') as bar:
             start = 0
             for frames in animator.generate(kp_driving, initial, self.batch_size):
                 if self.enhancer is not None:
@@ -236,6 +253,3 @@ class FirstOrderPredictor:
                 writer.write(compositor.compose(frames, heads))
                 start += frames.shape[1]
                 bar.update(frames.shape[1])
-        self.logger.info('wrote %s (%d frames, %.2f fps%s)', out_path, writer.frames_written,
-                         driving.fps, ', with audio' if audio_from else '')
-        return out_path
