@@ -272,6 +272,11 @@ class WebAnimator:
         shutil.rmtree(old, ignore_errors=True)
         return folder
 
+    def _discard(self, folder):
+        """Remove the run folder of a failed request: a failure leaves nothing on disk."""
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def animate(self, photo, video, model_label, *options, **named_options):
         """Animate ``photo`` with ``video`` (uploaded file paths) with the ``model_label`` model
         and the page's options (:class:`PageOptions`, by position or name).
@@ -280,7 +285,7 @@ class WebAnimator:
             ``(result path or None, status text)``: the status is a one-line summary on success
             and a one-line message on failure (never an exception).
         """
-        start = time.time()
+        start, folder = time.time(), None
         try:
             width, height = check_photo(photo)
             check_video(video)
@@ -295,8 +300,10 @@ class WebAnimator:
             predictor.filename = f'{stem}_animated.mp4'
             path = predictor.run(photo, video)
         except (ValueError, OSError, KeyError, RuntimeError, MemoryError) as exc:
+            self._discard(folder)
             return None, 'Error: ' + error_message(exc, paths=(photo, video))
         except Exception as exc:  # noqa: BLE001 (a bug: keep the page usable, log the traceback)
+            self._discard(folder)
             get_logger().exception('unexpected error while animating')
             message = error_message(exc, (photo, video))
             return None, (f'Error: unexpected {type(exc).__name__} ({message}); the server log '

@@ -19,7 +19,7 @@ def read_torch_checkpoint(path):
     if not os.path.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
     try:
-        return load_torch_checkpoint(path)
+        return load_torch_checkpoint(path, data_only=True)
     except Exception as exc:
         raise CheckpointError(f'cannot read {path} as a PyTorch checkpoint ({exc})') from exc
 

@@ -57,7 +57,7 @@ def _dense_tensor_eval(expression, namespace=None, *unused):
     if expression == 'data' and isinstance(namespace, dict) and set(namespace) == {'data'} \
             and isinstance(namespace['data'], np.ndarray):
         return namespace['data']
-    raise pickle.UnpicklingError('eval() with anything but a saved DenseTensor')
+    raise UnsafePickleError(_refusal('<pickle>', 'builtins.eval (with code)'))
 
 
 def _generator_state():
@@ -91,6 +91,11 @@ _ALLOWED.update({('numpy.dtypes', n): (lambda n=n: getattr(np.dtypes, n))
                  if hasattr(getattr(np, 'dtypes', None), n)})
 
 
+def _refusal(path, what):
+    return (f'{path} asks to run {what} while loading: refused (weights files may hold only '
+            'arrays and containers); get the file from a trusted source')
+
+
 class SafeUnpickler(pickle.Unpickler):
     """A ``pickle.Unpickler`` that resolves only the allow-listed globals above; anything else
     raises :class:`UnsafePickleError` (naming ``module.name`` and ``path``) before it is called.
@@ -103,14 +108,15 @@ class SafeUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         make = _ALLOWED.get((module, name))
         if make is None:
-            raise UnsafePickleError(
-                f'{self.path} asks to run {module}.{name} while loading: refused (weights files '
-                'may hold only arrays and containers); get the file from a trusted source')
+            raise UnsafePickleError(_refusal(self.path, f'{module}.{name}'))
         return make()
 
     def persistent_load(self, pid):
         raise UnsafePickleError(f'{self.path} holds a persistent id ({pid!r:.40}): refused, not '
                                 'a paddle.save file')
+
+
+NAME_TABLE = 'StructuredToParameterName@@'
 
 
 def _join_big_slices(obj):
@@ -173,15 +179,21 @@ def load_pdparams(path, return_numpy=False):
     try:
         with open(path, 'rb') as f:
             obj = SafeUnpickler(f, path).load()
-    except UnsafePickleError:
-        raise
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(str(exc).replace('<pickle>', path, 1)) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
             KeyError, OverflowError, MemoryError, UnicodeDecodeError) as exc:
         raise WeightsReadError(f'cannot read weights {path} ({type(exc).__name__}): the file is '
                                'corrupt or not a .pdparams; download it again') from exc
     obj = _join_big_slices(obj)
-    if isinstance(obj, dict):
-        obj.pop('StructuredToParameterName@@', None)
+    names = obj.pop(NAME_TABLE, None) if isinstance(obj, dict) else None
+    if names is not None:  # paddle 2.0 state dict: only its top-level arrays are tensors
+        for key, name in names.items():
+            if isinstance(obj.get(key), np.ndarray) and not return_numpy:
+                import paddle
+                obj[key] = paddle.to_tensor(obj[key])
+                obj[key].name = name
+        return obj
     if _tensor_tuples(obj):  # tensors saved as (name, array) by paddle >= 2.1
         def is_tensor(o):
             return isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], str) \

@@ -146,7 +146,7 @@ def load_s3fd_weights(path):
         raise FileNotFoundError(f'S3FD weights not found: {path}; pass the file with {S3FD_FLAG}')
     if path.endswith(('.pth', '.pt', '.tar')):
         from ...utils.torch_pickle import load_torch_checkpoint
-        return convert_s3fd_state_dict(load_torch_checkpoint(path))
+        return convert_s3fd_state_dict(load_torch_checkpoint(path, data_only=True))
     return convert_s3fd_state_dict(load_pdparams(path, return_numpy=True))
 
 

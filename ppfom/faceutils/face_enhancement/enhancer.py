@@ -77,7 +77,7 @@ def _load_torch(path):
                                    '(ppfom.utils.torch_pickle missing); convert it where it '
                                    'can: python tools/convert_gfpgan.py IN.pth OUT.pdparams') \
             from exc
-    return load_torch_checkpoint(path)
+    return load_torch_checkpoint(path, data_only=True)
 
 
 class FaceEnhancer:
