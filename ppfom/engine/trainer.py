@@ -229,7 +229,9 @@ class Trainer:
             raise KeyboardInterrupt if signum == signal.SIGINT else SystemExit(128 + signum)
         self._stop, self.stopped_by = True, signum
         self.logger.warning('%s: finishing this iteration, saving a checkpoint and stopping '
-                            '(signal again to quit without saving)', signal.Signals(signum).name)
+                            '(%s again to quit without saving)',
+                            'interrupted' if signum == signal.SIGINT else 'terminated',
+                            'press Ctrl-C' if signum == signal.SIGINT else 'signal')
 
     def _lr(self):
         return {k: float(s.get_lr()) for k, s in self.model.schedulers.items()}

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from faults import Outcome, can_mount, demo, demo_args, ffmpeg
+from faults import Outcome, can_mount, demo, demo_args, ffmpeg, log_to_current_stderr
 from faults import tiny_dataroot, tiny_opts  # noqa: F401 (fixtures)
 from helpers import write_small_model
 
@@ -31,7 +31,7 @@ def media(data_dir, tmp_path_factory):
            long)
     return {'clip': str(clip), 'long': str(long), 'folder': folder,
             'photo': f'{data_dir}/images/paddlegan_fom_source.png',
-            'noface': f'{data_dir}/images/lp_s25_dog_noface.jpg'}
+            'full': f'{data_dir}/videos/lp_d12.mp4'}  # 183 frames, 7.3 s
 
 
 @pytest.fixture()
@@ -39,6 +39,7 @@ def run_demo(small_model, capsys):
     """Run the demo CLI in-process: ``run_demo(source, driving, output, *flags)`` -> Outcome."""
     def run(source, driving, output, *extra):
         capsys.readouterr()
+        log_to_current_stderr()
         code = demo.main(demo_args(small_model, source, driving, output, *extra))
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err)
@@ -49,7 +50,7 @@ def run_demo(small_model, capsys):
 def full_disk(tmp_path):
     """A folder on a nearly full file system: ``(folder, preexec_fn, filler)``.
 
-    A 4 MB tmpfs mounted for the test (unmounted at teardown) with all but ``free`` bytes taken
+    A 32 MB tmpfs mounted for the test (unmounted at teardown) with all but ``free`` bytes taken
     by ``filler``; where mounting is not allowed, the child process gets a file-size limit
     (``RLIMIT_FSIZE``, writes beyond it fail with EFBIG) instead, and ``filler`` is None.
     Call the returned ``fill(free)`` to take the space.
@@ -58,7 +59,7 @@ def full_disk(tmp_path):
     folder.mkdir()
     mounted = False
     if can_mount():
-        mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', str(folder)],
+        mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', str(folder)],
                                  capture_output=True).returncode == 0
     state = {}
 

@@ -1,6 +1,7 @@
 """Helpers of the fault matrix (issue 15): the demo CLI in-process or as a process, the
 checks every case makes, the training CLI."""
 import importlib.util
+import logging
 import os
 import subprocess
 import sys
@@ -26,6 +27,15 @@ _training = load_script(os.path.join(ROOT, 'tests', 'training', 'conftest.py'),
                         'training_fixtures')
 tiny_dataroot, tiny_opts = _training.tiny_dataroot, _training.tiny_opts
 TINY_CONFIG = _training.TINY_CONFIG
+
+
+def log_to_current_stderr():
+    """Point ppfom's console log at this test's (captured) stderr: the handler was made once,
+    with the stderr of the first test that logged."""
+    from ppfom.utils.logger import get_logger
+    for handler in get_logger().handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.stream = sys.stderr
 
 
 def ffmpeg(*args):
