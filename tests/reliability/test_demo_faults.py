@@ -181,8 +181,7 @@ def test_output_names_the_writer_cannot_honour(run_demo, media, tmp_path, name):
     assert listing(out) in (None, []) and listing(tmp_path) == ['out'] or listing(tmp_path) == []
 
 
-@pytest.mark.parametrize('name,magic', [('anim.avi', b'RIFF'), ('anim.mov', b'qt  '),
-                                        ('anim.mkv', b'\x1a\x45\xdf\xa3')])
+@pytest.mark.parametrize('name,magic', [('anim.avi', b'RIFF'), ('anim.mov', b'qt  ')])
 def test_container_follows_the_file_name(run_demo, media, tmp_path, name, magic):
     out = tmp_path / 'out'
     result = run_demo(media['photo'], media['clip'], out, '--filename', name)
@@ -245,13 +244,13 @@ def test_exif_orientation_is_applied(run_demo, media, tmp_path):
 
 
 def test_variable_frame_rate_keeps_the_driving_duration(run_demo, media, tmp_path):
-    """Frames 0-7 every 1/30 s, then 8-15 every 0.08 s (0.8 s in all): read at a constant rate,
+    """Frames 0-5 every 1/30 s, then 6-11 every 0.08 s (0.68 s in all): read at a constant rate,
     the result lasts as long as the driving video (audio and picture in step)."""
     vfr = tmp_path / 'vfr.mp4'
-    ffmpeg('-i', media['long'], '-frames:v', 16, '-vf',
-           r"setpts='if(lt(N\,8)\,N/30\,8/30+(N-8)*0.08)/TB'", '-fps_mode', 'vfr', vfr)
+    ffmpeg('-i', media['long'], '-frames:v', 12, '-vf',
+           r"setpts='if(lt(N\,6)\,N/30\,6/30+(N-6)*0.08)/TB'", '-fps_mode', 'vfr', vfr)
     driving_scan = scan_video(str(vfr))
-    assert len(driving_scan.times) == 16
+    assert len(driving_scan.times) == 12
     duration = driving_scan.times[-1] + 0.08
     out = tmp_path / 'out'
     result = run_demo(media['photo'], vfr, out)

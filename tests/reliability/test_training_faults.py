@@ -2,6 +2,7 @@
 the run folder, a full disk ends in one line with the previous checkpoint intact and no
 temporary file, SIGTERM saves and exits 143, stale temporary checkpoints are cleaned."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,13 +38,20 @@ def snapshot(folder):
             if os.path.isfile(os.path.join(folder, name))}
 
 
-@pytest.fixture()
-def run_folder(train, tiny_opts, tmp_path):
-    """A run folder after one iteration: config.yaml, log.txt, checkpoint, weights."""
-    folder = tmp_path / 'run'
-    result = train('-c', TINY_CONFIG, '-o', *tiny_opts, 'total_iters=1', '--output-dir', folder)
-    assert result.code == 0, result.err
+@pytest.fixture(scope='module')
+def trained_once(tiny_dataroot, tmp_path_factory):
+    """A run folder after one iteration (config.yaml, log.txt, checkpoint, weights), made once."""
+    folder = tmp_path_factory.mktemp('trained') / 'run'
+    assert train_cli.main(['-c', TINY_CONFIG, '-o', f'dataset.train.dataroot={tiny_dataroot}',
+                           f'dataset.test.dataroot={tiny_dataroot}', 'total_iters=1',
+                           '--output-dir', str(folder)]) == 0
     return folder
+
+
+@pytest.fixture()
+def run_folder(trained_once, tmp_path):
+    """A copy of :func:`trained_once` for one test."""
+    return shutil.copytree(trained_once, tmp_path / 'run')
 
 
 def _resume_file(case, folder, tmp_path):
