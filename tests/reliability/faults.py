@@ -8,6 +8,8 @@ import sys
 import uuid
 
 import imageio_ffmpeg
+import numpy as np
+from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO = os.path.join(ROOT, 'applications', 'tools', 'first-order-demo.py')
@@ -86,3 +88,28 @@ def can_mount():
 def marker_path(tmp_path):
     """Where a malicious weights file would create its file."""
     return str(tmp_path / f'pwned-{uuid.uuid4().hex[:8]}')
+
+
+def missing_or_empty(case, folder, ext):
+    """(path, expected words) of a missing or a 0-byte input, or None for other cases."""
+    if case == 'missing':
+        return str(folder / f'nope{ext}'), 'not found'
+    if case == 'empty':
+        (folder / f'empty{ext}').write_bytes(b'')
+        return str(folder / f'empty{ext}'), 'empty (0 bytes)'
+    return None
+
+
+def truncated_jpeg(photo, folder):
+    """A baseline JPEG of ``photo`` cut in half (OpenCV decodes it with a grey lower half)."""
+    Image.open(photo).convert('RGB').save(folder / 'full.jpg', quality=95)
+    data = (folder / 'full.jpg').read_bytes()
+    (folder / 'half.jpg').write_bytes(data[:len(data) // 2])
+    return str(folder / 'half.jpg')
+
+
+def faceless_png(folder):
+    """A smooth colour gradient: nothing like a face."""
+    y, x = np.mgrid[0:200, 0:240]
+    Image.fromarray(np.stack([x, y, 255 - x], -1).astype(np.uint8)).save(folder / 'wall.png')
+    return str(folder / 'wall.png')

@@ -2,11 +2,9 @@
 of bad input, and nothing left on disk by a failed call or request."""
 import os
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from faults import ffmpeg, marker_path
+from faults import faceless_png, ffmpeg, marker_path, truncated_jpeg
 from malicious import fomm_like, payloads, write_pdparams
 from ppfom.apps import (CheckpointError, FirstOrderPredictor, ImageReadError, NoFaceError,
                         OutputPathError, VideoReadError, VideoWriteError, web)
@@ -28,10 +26,7 @@ def _case(kind, tmp_path, media):
     if kind == 'photo is a folder':
         return str(tmp_path), clip
     if kind == 'photo truncated':
-        Image.open(photo).convert('RGB').save(tmp_path / 'p.jpg', quality=95)
-        data = (tmp_path / 'p.jpg').read_bytes()
-        (tmp_path / 'half.jpg').write_bytes(data[:len(data) // 2])
-        return str(tmp_path / 'half.jpg'), clip
+        return truncated_jpeg(photo, tmp_path), clip
     if kind == 'video as photo':
         return clip, clip
     if kind == 'video missing':
@@ -42,9 +37,7 @@ def _case(kind, tmp_path, media):
         ffmpeg('-i', clip, '-frames:v', 1, tmp_path / 'one.mp4')
         return photo, str(tmp_path / 'one.mp4')
     if kind == 'no face':
-        y, x = np.mgrid[0:160, 0:200]
-        Image.fromarray(np.stack([x, y, 255 - y], -1).astype(np.uint8)).save(tmp_path / 'w.png')
-        return str(tmp_path / 'w.png'), clip
+        return faceless_png(tmp_path), clip
     raise ValueError(kind)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faults import ffmpeg, marker_path
+from faults import faceless_png, ffmpeg, marker_path, missing_or_empty, truncated_jpeg
 from malicious import fomm_like, payloads, write_pdparams
 from ppfom.utils.atomic import STALE_AGE, locked_temp
 from ppfom.utils.video import scan_video
@@ -44,30 +44,21 @@ def test_good_run_writes_one_complete_video(run_demo, media, tmp_path):
 
 
 def _bad_source(case, tmp_path, media):
-    if case == 'missing':
-        return str(tmp_path / 'nope.png'), 'not found'
-    if case == 'empty':
-        (tmp_path / 'empty.png').write_bytes(b'')
-        return str(tmp_path / 'empty.png'), 'empty (0 bytes)'
+    common = missing_or_empty(case, tmp_path, '.png')
+    if common:
+        return common
     if case == 'text':
         (tmp_path / 'notes.jpg').write_text('hello')
         return str(tmp_path / 'notes.jpg'), 'notes.jpg'
     if case == 'folder':
         (tmp_path / 'photos').mkdir()
         return str(tmp_path / 'photos'), 'is a folder'
-    if case == 'truncated jpeg':  # a baseline JPEG cut in half (OpenCV fills it with grey)
-        image = Image.open(media['photo']).convert('RGB')
-        image.save(tmp_path / 'full.jpg', quality=95)
-        data = (tmp_path / 'full.jpg').read_bytes()
-        (tmp_path / 'half.jpg').write_bytes(data[:len(data) // 2])
-        return str(tmp_path / 'half.jpg'), 'truncated'
+    if case == 'truncated jpeg':
+        return truncated_jpeg(media['photo'], tmp_path), 'truncated'
     if case == 'video as source':
         return media['clip'], 'not an image'
-    if case == 'no face':  # a smooth gradient: nothing like a face
-        y, x = np.mgrid[0:200, 0:240]
-        Image.fromarray(np.stack([x, y, 255 - x], -1).astype(np.uint8)).save(
-            tmp_path / 'wall.png')
-        return str(tmp_path / 'wall.png'), 'no face'
+    if case == 'no face':
+        return faceless_png(tmp_path), 'no face'
     raise ValueError(case)
 
 
@@ -83,11 +74,9 @@ def test_bad_source_image(run_demo, media, tmp_path, case):
 
 
 def _bad_driving(case, tmp_path, media):
-    if case == 'missing':
-        return str(tmp_path / 'nope.mp4'), 'not found'
-    if case == 'empty':
-        (tmp_path / 'empty.mp4').write_bytes(b'')
-        return str(tmp_path / 'empty.mp4'), 'empty (0 bytes)'
+    common = missing_or_empty(case, tmp_path, '.mp4')
+    if common:
+        return common
     if case == 'text':
         (tmp_path / 'notes.mp4').write_text('hello')
         return str(tmp_path / 'notes.mp4'), 'cannot decode'

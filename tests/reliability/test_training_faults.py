@@ -54,22 +54,22 @@ def run_folder(trained_once, tmp_path):
     return shutil.copytree(trained_once, tmp_path / 'run')
 
 
-def _resume_file(case, folder, tmp_path):
+def _resume_file(case, folder):
+    """A bad --resume file in the run folder (--resume writes to the file's folder)."""
     if case == 'weights-only file':
         return folder / 'weights_iter_0000001.pdparams', 'not a full training checkpoint'
     if case == 'corrupt checkpoint':
-        bad = tmp_path / 'corrupt.pdparams'
+        bad = folder / 'corrupt.pdparams'
         bad.write_bytes((folder / 'checkpoint_last.pdparams').read_bytes()[:5000])
         return bad, 'corrupt'
     if case == 'missing file':
-        return tmp_path / 'gone.pdparams', 'not found'
+        return folder / 'gone.pdparams', 'not found'
     raise ValueError(case)
 
 
 @pytest.mark.parametrize('case', ['weights-only file', 'corrupt checkpoint', 'missing file'])
-def test_failed_resume_leaves_the_run_folder_untouched(train, tiny_opts, run_folder, tmp_path,
-                                                       case):
-    path, words = _resume_file(case, run_folder, tmp_path)
+def test_failed_resume_leaves_the_run_folder_untouched(train, tiny_opts, run_folder, case):
+    path, words = _resume_file(case, run_folder)
     before = snapshot(run_folder)
     train('-c', TINY_CONFIG, '-o', *tiny_opts, 'total_iters=99', 'epochs=1',
           '--resume', path).failed_with(2, os.path.basename(path), words)
@@ -120,7 +120,10 @@ def test_full_disk_keeps_the_previous_checkpoint(train, tiny_opts, full_disk):
     assert [f for f in os.listdir(run) if f.startswith('.')] == []  # no temporary file
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_143(tiny_dataroot, tmp_path):
+@pytest.mark.parametrize('signum,code,words', [(signal.SIGINT, 130, 'interrupted (Ctrl-C)'),
+                                               (signal.SIGTERM, 143, 'terminated')])
+def test_signal_saves_a_checkpoint_and_exits_128_plus_signal(tiny_dataroot, tmp_path, signum,
+                                                             code, words):
     run = tmp_path / 'run'
     proc = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, 'tools', 'main.py'), '-c', TINY_CONFIG, '-o',
@@ -132,14 +135,18 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(tiny_dataroot, tmp_path):
         for line in proc.stderr:  # wait for the first finished iteration
             if ' iter 1/1000 ' in line:
                 break
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         rest = proc.communicate(timeout=120)[1]
     finally:
         if proc.poll() is None:
             proc.kill()
-    Outcome(proc.returncode, '', rest).failed_with(143, 'terminated', '--resume')
+    last = Outcome(proc.returncode, '', rest).failed_with(code, words, '--resume')
+    assert last == (f'error: {words}: checkpoint saved; continue with --resume '
+                    f"{run / 'checkpoint_last.pdparams'}")
+    assert f'{words.split()[0]}: finishing this iteration' in rest
     state = paddle.load(str(run / 'checkpoint_last.pdparams'))
     assert 1 <= state['meta']['iteration'] < 1000
+    assert f"iteration {state['meta']['iteration']})" in rest.splitlines()[-2]
     assert [f for f in os.listdir(run) if f.startswith('.')] == []
 
 
