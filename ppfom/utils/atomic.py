@@ -7,11 +7,15 @@ process holds (its writer was killed) and that is older than :data:`STALE_AGE` s
 stale: :func:`clean_stale` deletes it.
 """
 import contextlib
-import fcntl
 import os
 import re
 import tempfile
 import time
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, but an open file cannot be deleted there either
+    fcntl = None
 
 STALE_AGE = 60.0  # seconds: younger temporary files may still be waiting for their lock
 
@@ -33,7 +37,8 @@ def locked_temp(path, suffix):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix=suffix,
                                dir=folder)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     return fd, tmp
 
 
@@ -45,6 +50,8 @@ def _temp_pattern(name=None, suffixes=None):
 
 def is_held(path):
     """Whether a live process holds ``path``'s lock (a temporary file being written)."""
+    if fcntl is None:
+        return False
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

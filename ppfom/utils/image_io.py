@@ -62,8 +62,8 @@ def check_image_file(path):
             orientation = im.getexif().get(EXIF_ORIENTATION, 1)
             im.load()
     except UnidentifiedImageError as exc:
-        raise ImageReadError(f'{path} is not an image (a video?); pass a PNG or JPEG photo as '
-                             '--source_image') from exc
+        raise ImageReadError(f'cannot read {path} as an image (is it a video?); pass a PNG or '
+                             'JPEG photo as --source_image') from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f'{path} is truncated or damaged ({exc}); pass the complete '
                              'photo') from exc

@@ -56,7 +56,7 @@ def _bad_source(case, tmp_path, media):
     if case == 'truncated jpeg':
         return truncated_jpeg(media['photo'], tmp_path), 'truncated'
     if case == 'video as source':
-        return media['clip'], 'not an image'
+        return media['clip'], 'as an image'
     if case == 'no face':
         return faceless_png(tmp_path), 'no face'
     raise ValueError(case)
