@@ -142,7 +142,7 @@ class VideoReader:
         damage = [line for line in scan.problems if any(m in line for m in DAMAGE_MARKERS)]
         if scan.returncode != 0 or damage:
             detail = (damage or scan.problems or ['ffmpeg failed'])[0]
-            detail = re.sub(r'^\[[^\]]*\]\s*', '', detail)  # ffmpeg's "[h264 @ 0x...]" 
+            detail = re.sub(r'^\[[^\]]*\]\s*', '', detail)  # drop ffmpeg's "[h264 @ 0x...]"
             raise VideoReadError(f'driving video {self.path} is truncated or damaged (ffmpeg: '
                                  f'{detail[:120]}); download it again or re-encode it')
         if len(scan.times) < min_frames:
