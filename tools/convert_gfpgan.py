@@ -23,7 +23,7 @@ def convert(src, dst):
         gfpgan_torch_to_paddle
     from ppfom.utils.checkpoint import atomic_save
     from ppfom.utils.torch_pickle import load_torch_checkpoint
-    state = gfpgan_torch_to_paddle(load_torch_checkpoint(src))
+    state = gfpgan_torch_to_paddle(load_torch_checkpoint(src, data_only=True))
     with paddle.LazyGuard():  # shapes only, no random init
         net = GFPGANv1Clean()
     check_and_load(net, state, src)  # exact key and shape check

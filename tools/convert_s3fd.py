@@ -21,7 +21,7 @@ def main(argv=None):
     parser = src_dst_parser(__doc__, 'face-alignment s3fd .pth file',
                             'output .pdparams file')
     args = parser.parse_args(argv)
-    state = convert_s3fd_state_dict(load_torch_checkpoint(args.src))
+    state = convert_s3fd_state_dict(load_torch_checkpoint(args.src, data_only=True))
     atomic_save(state, args.dst)
     print(f'wrote {len(state)} tensors to {args.dst}')
 

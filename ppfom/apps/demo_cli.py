@@ -6,9 +6,13 @@
 The ``ppfom animate`` command; ``applications/tools/first-order-demo.py`` is a thin wrapper.
 Flags follow PaddleGAN's first-order-demo.py (relative motion and adapted scale are on by default;
 ``--absolute`` / ``--no_adapt_scale`` turn them off); the result is written to OUTPUT/FILENAME.
+Exit codes: 0 done, 2 bad input (one line ``error: ...``), 130 Ctrl-C, 143 SIGTERM; on any
+error nothing is left in the output folder.
 """
 import argparse
+import signal
 import sys
+import threading
 
 from . import defaults
 
@@ -97,6 +101,10 @@ def predictor_kwargs(args):
         audio=args.audio or not args.no_audio, device='cpu' if args.cpu else None)
 
 
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds like an error: the temporary file is deleted
+
+
 def main(argv=None, prog=None):
     parser = build_parser(prog)
     args = parser.parse_args(argv)
@@ -111,6 +119,8 @@ def main(argv=None, prog=None):
             parser.error(f'--{flag} is required (or --example for the shipped example)')
     if args.audio and args.no_audio:
         parser.error('--audio FILE and --no_audio contradict each other; pass one')
+    previous = signal.signal(signal.SIGTERM, _terminate) \
+        if threading.current_thread() is threading.main_thread() else None
     try:
         predictor = FirstOrderPredictor(**predictor_kwargs(args), messages='cli')
         path = predictor.run(args.source_image, args.driving_video)
@@ -118,5 +128,15 @@ def main(argv=None, prog=None):
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f'error: {message}', file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print('error: interrupted (Ctrl-C); nothing was written', file=sys.stderr)
+        return 130
+    except SystemExit as exc:
+        if exc.code == 128 + signal.SIGTERM:
+            print('error: terminated (SIGTERM); nothing was written', file=sys.stderr)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     print(path)
     return 0

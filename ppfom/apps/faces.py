@@ -63,11 +63,12 @@ class FaceOptions:
         return True
 
 
-def select_face_crops(photo, detect, options):
+def select_face_crops(photo, detect, options, name='(photo)'):
     """Square crops of the faces to animate: the largest face, or all of them.
 
     Args:
-        photo: ``(H, W, 3)`` uint8 RGB. detect: ``image -> (N, 5)`` boxes.
+        photo: ``(H, W, 3)`` uint8 RGB. detect: ``image -> (N, 5)`` boxes. name: the photo's
+            file (named by the error).
     Returns:
         list of :class:`SquareCrop`, largest face first.
     Raises:
@@ -75,8 +76,8 @@ def select_face_crops(photo, detect, options):
     """
     boxes = np.asarray(detect(photo))
     if len(boxes) == 0:
-        raise NoFaceError('no face found in the source image; pass a photo with a visible face, '
-                          'or --no_crop to animate the whole image')
+        raise NoFaceError(f'no face found in the source image {name}; pass a photo with a visible '
+                          'face, or --no_crop to animate the whole image')
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     boxes = boxes[np.argsort(-areas)]
     if not options.multi_person:

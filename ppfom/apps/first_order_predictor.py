@@ -10,7 +10,8 @@ from tqdm import tqdm
 
 from ..utils.download import DownloadError
 from ..utils.logger import get_logger
-from ..utils.video import VideoWriter, check_writable_folder
+from ..utils.video import (VideoWriter, check_not_an_input, check_output_name,
+                           check_writable_folder)
 from . import defaults
 from .animation import Animator, MotionOptions
 from .faces import DrivingCropper, FaceOptions, PhotoCompositor, select_face_crops
@@ -92,7 +93,15 @@ class FirstOrderPredictor:
         progress: show tqdm progress bars.
         messages: ``'api'`` (errors name the arguments) or ``'cli'`` (errors name CLI flags).
     Raises (constructor): ``ValueError`` subclasses with one-line messages for bad options or
-    weights that do not fit, ``DownloadError`` when weights are missing and cannot be fetched.
+    weights that do not fit (``OutputPathError`` for a ``filename`` the writer cannot honour,
+    ``CheckpointError`` / ``WeightsReadError`` for weights), ``DownloadError`` when weights are
+    missing and cannot be fetched.
+    Raises (``run``), one exception type per kind of bad input, all with one-line messages
+    naming the file: ``ImageReadError`` (photo missing, a folder, not an image, truncated),
+    ``VideoReadError`` (driving video missing, not a video, truncated, fewer than 2 frames),
+    ``NoFaceError``, ``OutputPathError`` (the output is an input, or another run is writing
+    it): all ``ValueError``; ``VideoWriteError`` (an ``OSError``: folder not writable, disk
+    full). Whatever the error, nothing is left on disk (no result, no temporary file).
     """
 
     @_api_errors
@@ -123,6 +132,7 @@ class FirstOrderPredictor:
             raise ValueError('--multi_person needs face crops; drop --no_crop')
         if isinstance(audio, (str, os.PathLike)) and not os.path.isfile(audio):
             raise ValueError(f'audio file not found: {audio}; check --audio')
+        check_output_name(filename)
         if device:
             paddle.set_device(device)
         self.output, self.filename = output, filename
@@ -171,7 +181,7 @@ class FirstOrderPredictor:
             photo = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
         return photo
 
-    def prepare_source(self, photo):
+    def prepare_source(self, photo, name='(photo)'):
         """Steps 2 and 3 of :meth:`run` (shared with :class:`ppfom.apps.live.LiveAnimator`):
         choose what to animate in ``photo`` (``(H, W, 3)`` uint8 RGB: the face crop(s) or the
         whole image), then the sources' keypoints and features (with their FaceMesh landmarks
@@ -182,8 +192,8 @@ class FirstOrderPredictor:
         the :class:`FaceLandmarks` that follows the driving frames (None when not needed).
         Raises :class:`NoFaceError` when cropping and the photo has no face.
         """
-        crops = select_face_crops(photo, self.detector.detect, self.faces) if self.faces.crop \
-            else None
+        crops = select_face_crops(photo, self.detector.detect, self.faces, name) \
+            if self.faces.crop else None
         if crops:
             self.logger.info('animating %d face(s)', len(crops))
         compositor = PhotoCompositor(photo, crops, self.faces.ratio, self.faces.paste)
@@ -287,17 +297,35 @@ class FirstOrderPredictor:
         ``ValueError`` for arrays of the wrong shape or dtype: one line each, naming the
         argument.
         """
-        # 1. inputs
+        # 1. inputs, and the output (reserved now: a second run writing it is refused at once)
         report = report or (lambda stage, done, total: None)
         report('reading', 0, 1)
         photo = self.read_photo(source_image)
         driving = open_driving(driving_video, fps)
+        if hasattr(driving, 'check'):
+            driving.check()
         out_path = output or os.path.join(self.output, self.filename)
-        if not return_frames:
-            check_writable_folder(os.path.dirname(os.path.abspath(out_path)))
+        if return_frames:
+            return self._animate(photo, driving, FrameCollector(), source_image, report).result()
+        check_writable_folder(os.path.dirname(os.path.abspath(out_path)))
+        check_not_an_input(out_path, [p for p in (source_image, driving_video)
+                                      if isinstance(p, (str, os.PathLike))])
+        if isinstance(self.audio, (str, os.PathLike)):
+            audio_from = os.fspath(self.audio)
+        else:
+            audio_from = driving.path if (self.audio and driving.has_audio) else None
+        with VideoWriter(out_path, driving.fps, audio_from=audio_from,
+                         duration=driving.frame_count / driving.fps) as writer:
+            self._animate(photo, driving, writer, source_image, report)
+        self.logger.info('wrote %s (%d frames, %.2f fps%s)', out_path, writer.frames_written,
+                         driving.fps, ', with audio' if audio_from else '')
+        return out_path
 
+    def _animate(self, photo, driving, writer, source_image, report):
+        """Steps 2-6 of :meth:`run`, writing the frames to ``writer``; returns ``writer``."""
         # 2. and 3. what to animate, and the sources once
-        animator, compositor, landmarks = self.prepare_source(photo)
+        name = source_image if isinstance(source_image, (str, os.PathLike)) else '(photo array)'
+        animator, compositor, landmarks = self.prepare_source(photo, name)
 
         # 4. driving keypoints (and landmarks)
         cropper = DrivingCropper(self.tracker.detect if self.tracker else None, self.faces,
@@ -312,14 +340,8 @@ class FirstOrderPredictor:
             self.logger.info('initial driving frame: %d', initial)
 
         # 6. generate and write
-        if isinstance(self.audio, (str, os.PathLike)):
-            audio_from = os.fspath(self.audio)
-        else:
-            audio_from = driving.path if (self.audio and driving.has_audio) else None
         total = len(kp_driving['value'])
-        sink = FrameCollector() if return_frames else \
-            VideoWriter(out_path, driving.fps, audio_from=audio_from, duration=total / driving.fps)
-        with sink as writer, self._bar(total, 'animating') as bar:
+        with self._bar(total, 'animating') as bar:
             start = 0
             for frames in animator.generate(kp_driving, initial, self.batch_size):
                 marks = (None if driving_landmarks is None else
@@ -329,8 +351,4 @@ class FirstOrderPredictor:
                 start += frames.shape[1]
                 bar.update(frames.shape[1])
                 report('animating', writer.frames_written, total)
-        if return_frames:
-            return writer.result()
-        self.logger.info('wrote %s (%d frames, %.2f fps%s)', out_path, writer.frames_written,
-                         driving.fps, ', with audio' if audio_from else '')
-        return out_path
+        return writer

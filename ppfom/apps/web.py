@@ -324,6 +324,11 @@ class WebAnimator:
         shutil.rmtree(old, ignore_errors=True)
         return folder
 
+    def _discard(self, folder):
+        """Remove the run folder of a failed request: a failure leaves nothing on disk."""
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def animate(self, photo, video, model_label, *options, report=None, **named_options):
         """Animate ``photo`` with ``video`` (uploaded file paths) with the ``model_label`` model
         and the page's options (:class:`PageOptions`, by position or name); ``report(stage,
@@ -335,7 +340,7 @@ class WebAnimator:
             (``Done: ...``), a one-line message on failure (``Error: ...``, never an exception)
             and ``Stopped.`` after :meth:`request_stop`.
         """
-        start = time.time()
+        start, folder = time.time(), None
         self._stop = False
         report = self._reporter(report)
         try:
@@ -352,10 +357,13 @@ class WebAnimator:
             path = predictor.run(photo, video, output=os.path.join(folder, f'{stem}_animated.mp4'),
                                  report=report)
         except Stopped:
+            self._discard(folder)
             return None, 'Stopped.'
         except (ValueError, OSError, KeyError, RuntimeError, MemoryError) as exc:
+            self._discard(folder)
             return None, 'Error: ' + error_message(exc, paths=(photo, video))
         except Exception as exc:  # noqa: BLE001 (a bug: keep the page usable, log the traceback)
+            self._discard(folder)
             get_logger().exception('unexpected error while animating')
             message = error_message(exc, (photo, video))
             return None, (f'Error: unexpected {type(exc).__name__} ({message}); the server log '

@@ -7,9 +7,13 @@
     python tools/main.py -c CFG --resume output_dir/RUN/checkpoint_last.pdparams
     python tools/main.py -c CFG --load weights.pdparams --evaluate-only
     python -m paddle.distributed.launch --nproc_per_node 2 tools/main.py -c CFG
+
+Exit codes: 0 done, 2 bad input or a failure named on one ``error:`` line (a full disk keeps the
+previous checkpoint), 130 Ctrl-C / 143 SIGTERM (after saving a checkpoint to resume from).
 """
 import argparse
 import os
+import signal
 import sys
 
 from ..datasets.firstorder_dataset import DatasetError
@@ -53,6 +57,9 @@ def main(argv=None, prog=None):
             from ppfom.metrics.face_analysis import check_eval_dependencies
             check_eval_dependencies()  # fail in one line before any work
         from ppfom.engine import Trainer
+        from ppfom.engine.trainer import read_resume_checkpoint
+        # check the resume file before the run folder is touched (config.yaml, log.txt)
+        resume_state = read_resume_checkpoint(args.resume, cfg) if args.resume else None
         run_dir = args.output_dir or (os.path.dirname(os.path.abspath(args.resume))
                                       if args.resume else None)
         trainer = Trainer(cfg, args.config_file, seed=args.seed, run_dir=run_dir,
@@ -60,7 +67,7 @@ def main(argv=None, prog=None):
         if args.load:
             trainer.load(args.load)
         if args.resume:
-            trainer.resume(args.resume)
+            trainer.resume(args.resume, resume_state)
         if args.evaluate_only:
             metrics = trainer.evaluate(face=not args.no_face_metrics,
                                        max_frames=args.max_frames)
@@ -70,8 +77,16 @@ def main(argv=None, prog=None):
                 print(f"wrote {os.path.join(trainer.run_dir, 'metrics.json')}", flush=True)
             return 0
         trainer.train()
+        if trainer.stopped_by:
+            name = 'interrupted (Ctrl-C)' if trainer.stopped_by == signal.SIGINT else 'terminated'
+            print(f'error: {name}: checkpoint saved; continue with --resume '
+                  f"{os.path.join(trainer.run_dir, 'checkpoint_last.pdparams')}", file=sys.stderr)
+            return 128 + trainer.stopped_by
+    except KeyboardInterrupt:
+        print('error: interrupted (Ctrl-C) before a checkpoint was saved', file=sys.stderr)
+        return 130
     except (ConfigError, DatasetError, CheckpointError, PerceptualWeightsError, KeyError,
-            TypeError, ValueError, EvalDependencyError) as exc:
+            TypeError, ValueError, EvalDependencyError, OSError) as exc:
         if os.environ.get('PPFOM_DEBUG'):
             raise
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

@@ -23,6 +23,7 @@ from ..models import build_model
 from ..utils.checkpoint import CheckpointError, atomic_save, load_fomm_state
 from ..utils.config import ConfigError, to_dict
 from ..utils.logger import get_logger
+from ..utils.safe_pickle import UnsafePickleError, load_pdparams
 
 TOP_LEVEL_KEYS = ('epochs', 'total_iters', 'output_dir', 'seed', 'dataset', 'model',
                   'lr_scheduler', 'optimizer', 'log_config', 'validate', 'snapshot_config',
@@ -58,6 +59,33 @@ def network_config(cfg):
     """The architecture part of the ``model`` section (what a checkpoint must match)."""
     model = to_dict(cfg['model'])
     return {k: model.get(k) for k in NETWORK_KEYS}
+
+
+def read_resume_checkpoint(path, cfg):
+    """Read and check a ``checkpoint_last.pdparams`` for ``--resume`` against ``cfg``, before
+    anything is written to the run folder.
+
+    Returns the checkpoint's state (tensors). Raises :class:`CheckpointError` for a missing,
+    corrupt or unsafe file, a weights-only file, or a checkpoint written with other networks.
+    """
+    if not os.path.isfile(path):
+        raise CheckpointError(f'resume file not found: {path}')
+    try:
+        state = load_pdparams(path)
+    except UnsafePickleError as exc:
+        raise CheckpointError(str(exc)) from exc
+    except Exception as exc:
+        raise CheckpointError(f'cannot read resume file {path} ({type(exc).__name__}); '
+                              'it is corrupt or not a ppfom checkpoint') from exc
+    if not isinstance(state, dict) or 'meta' not in state:
+        raise CheckpointError(f'{path} is not a full training checkpoint (no optimiser state);'
+                              ' use --load for weights-only files, --resume for '
+                              f'{CHECKPOINT}')
+    where = _diff(state['meta'].get('network_config'), network_config(cfg))
+    if where:
+        raise CheckpointError(f'{path} was trained with another model config (differs at '
+                              f'{where}); resume with the config it was written with')
+    return state
 
 
 class Trainer:
@@ -107,6 +135,7 @@ class Trainer:
         self.iteration = 0      # iterations completed (global)
         self.iter_in_epoch = 0  # iterations completed in the current epoch
         self._stop = False
+        self.stopped_by = None  # the signal (SIGINT / SIGTERM) that stopped train(), if any
         self.vdl = None
         if evaluate_only:
             return
@@ -158,26 +187,13 @@ class Trainer:
         self.logger.info('saved %s and %s (%s; epoch %d, iteration %d)', CHECKPOINT,
                          os.path.basename(weights), reason, self.epoch, self.iteration)
 
-    def resume(self, path):
+    def resume(self, path, state=None):
         """Restore networks, optimisers, schedulers, counters and RNG states from a
-        ``checkpoint_last.pdparams``. Raises :class:`CheckpointError` for a missing file, a
-        weights-only file, or a checkpoint written with different networks."""
-        if not os.path.isfile(path):
-            raise CheckpointError(f'resume file not found: {path}')
-        try:
-            state = paddle.load(path)
-        except Exception as exc:
-            raise CheckpointError(f'cannot read resume file {path} ({type(exc).__name__}); '
-                                  'it is corrupt or not a ppfom checkpoint') from exc
-        if not isinstance(state, dict) or 'meta' not in state:
-            raise CheckpointError(f'{path} is not a full training checkpoint (no optimiser state);'
-                                  ' use --load for weights-only files, --resume for '
-                                  f'{CHECKPOINT}')
+        ``checkpoint_last.pdparams`` (``state``: what :func:`read_resume_checkpoint` returned
+        for it, read again when None). Raises :class:`CheckpointError` as that function."""
+        if state is None:
+            state = read_resume_checkpoint(path, self.cfg)
         meta = state['meta']
-        where = _diff(meta.get('network_config'), network_config(self.cfg))
-        if where:
-            raise CheckpointError(f'{path} was trained with another model config (differs at '
-                                  f'{where}); resume with the config it was written with')
         fresh = self.model.set_state_dict(state)
         self.epoch, self.iteration = int(meta['epoch']), int(meta['iteration'])
         for name in fresh:  # e.g. the GAN loss was switched on for this session
@@ -201,19 +217,21 @@ class Trainer:
         """Load network weights only (``--load``): any layout
         :func:`ppfom.utils.checkpoint.load_fomm_state` reads; a discriminator when present."""
         state = load_fomm_state(path)
-        raw = paddle.load(path, return_numpy=True)
+        raw = load_pdparams(path, return_numpy=True)
         if isinstance(raw, dict) and isinstance(raw.get('discriminator'), dict):
             state['discriminator'] = raw['discriminator']
         self.model.set_state_dict(state)
         self.logger.info('loaded weights from %s', path)
 
     # -- training -------------------------------------------------------------------------
-    def _on_sigint(self, signum, frame):
+    def _on_signal(self, signum, frame):
         if self._stop:
-            raise KeyboardInterrupt
-        self._stop = True
-        self.logger.warning('interrupted: finishing this iteration, saving a checkpoint and '
-                            'stopping (press Ctrl-C again to quit without saving)')
+            raise KeyboardInterrupt if signum == signal.SIGINT else SystemExit(128 + signum)
+        self._stop, self.stopped_by = True, signum
+        self.logger.warning('%s: finishing this iteration, saving a checkpoint and stopping '
+                            '(%s again to quit without saving)',
+                            'interrupted' if signum == signal.SIGINT else 'terminated',
+                            'press Ctrl-C' if signum == signal.SIGINT else 'signal')
 
     def _lr(self):
         return {k: float(s.get_lr()) for k, s in self.model.schedulers.items()}
@@ -233,7 +251,9 @@ class Trainer:
                            self.iteration)
 
     def train(self):
-        """Train until ``epochs`` (or ``total_iters``) is reached or Ctrl-C."""
+        """Train until ``epochs`` (or ``total_iters``) is reached, or SIGINT (Ctrl-C) / SIGTERM:
+        then the current iteration ends, a checkpoint is saved and :attr:`stopped_by` is the
+        signal number (a second signal quits at once, without saving)."""
         log_cfg = self.cfg.get('log_config') or {}
         log_every = int(log_cfg.get('interval', 10))
         visual_every = int(log_cfg.get('visiual_interval', log_cfg.get('visual_interval', 0)) or 0)
@@ -246,8 +266,8 @@ class Trainer:
         if self.iteration >= self.total_iters:
             self.logger.info('nothing to do: iteration %d >= %d', self.iteration, self.total_iters)
             return
-        old_handler = signal.signal(signal.SIGINT, self._on_sigint) \
-            if self._main_thread() else None
+        old_handlers = {s: signal.signal(s, self._on_signal)
+                        for s in (signal.SIGINT, signal.SIGTERM)} if self._main_thread() else {}
         self.logger.info('training %d iterations (%d per epoch, batch %d on %d device(s)) in %s',
                          self.total_iters, self.iters_per_epoch, batch_size, self.world_size,
                          self.run_dir)
@@ -302,8 +322,8 @@ class Trainer:
                         self.save(f'every {snap_epochs} epoch(s)')
             self.save('interrupted' if self._stop else 'end of training')
         finally:
-            if old_handler is not None:
-                signal.signal(signal.SIGINT, old_handler)
+            for signum, handler in old_handlers.items():
+                signal.signal(signum, handler)
             if self.vdl is not None:
                 self.vdl.close()
 

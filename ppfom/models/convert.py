@@ -10,36 +10,18 @@ from .networks import build_networks
 
 
 def read_torch_checkpoint(path):
-    """Read a PyTorch checkpoint into nested dicts of numpy arrays.
+    """Read a PyTorch checkpoint into nested dicts of numpy arrays, with ppfom's torch-free,
+    allow-listed reader (:mod:`ppfom.utils.torch_pickle`: nothing in the file is run).
 
-    Uses ppfom's torch-free reader when present, else ``torch.load`` (CPU).
     Raises :class:`CheckpointError` for a missing or unreadable file.
     """
+    from ..utils.torch_pickle import load_torch_checkpoint
     if not os.path.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
     try:
-        from ..utils.torch_pickle import load_torch_checkpoint
-    except ImportError:
-        load_torch_checkpoint = None
-    try:
-        if load_torch_checkpoint is not None:
-            return load_torch_checkpoint(path)
-        import torch
-    except ImportError as exc:
-        raise CheckpointError('reading a PyTorch checkpoint needs torch here: pip install torch') \
-            from exc
+        return load_torch_checkpoint(path, data_only=True)
     except Exception as exc:
         raise CheckpointError(f'cannot read {path} as a PyTorch checkpoint ({exc})') from exc
-    try:
-        obj = torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as exc:
-        raise CheckpointError(f'cannot read {path} as a PyTorch checkpoint ({exc})') from exc
-
-    def to_numpy(value):
-        if isinstance(value, dict):
-            return {k: to_numpy(v) for k, v in value.items()}
-        return value.detach().cpu().numpy() if hasattr(value, 'detach') else value
-    return to_numpy(obj)
 
 
 def convert_fomm_state(obj, path='<checkpoint>'):

@@ -9,12 +9,12 @@ Layouts understood by :func:`load_fomm_state`:
     ``vox-cpk.pth.tar``.
 """
 import os
-import tempfile
 
 import numpy as np
 import paddle
 
-from .atomic import publish
+from .atomic import clean_stale, locked_temp, publish
+from .safe_pickle import WeightsReadError, load_pdparams
 
 TORCH_TO_PADDLE_SUFFIX = {'running_mean': '_mean', 'running_var': '_variance'}
 NETWORKS = ('kp_detector', 'generator')
@@ -81,10 +81,9 @@ def load_fomm_state(path):
                               f'`python tools/convert_weights.py {path} OUT.pdparams` and pass '
                               'OUT.pdparams')
     try:
-        obj = paddle.load(path, return_numpy=True)
-    except Exception as exc:  # paddle raises many kinds on a corrupt file
-        raise CheckpointError(f'cannot read weights {path} ({type(exc).__name__}: {exc}); '
-                              'the file is corrupt or not a .pdparams, download it again') from exc
+        obj = load_pdparams(path, return_numpy=True)
+    except WeightsReadError as exc:
+        raise CheckpointError(str(exc)) from exc
     return split_fomm_state(obj, path)
 
 
@@ -132,14 +131,25 @@ def load_into(layer, state, name='model'):
 
 def atomic_save(obj, path):
     """``paddle.save`` to a temporary file beside ``path``, then rename: a killed process never
-    leaves a half-written ``path`` (the previous file stays intact)."""
+    leaves a half-written ``path`` (the previous file stays intact), and the temporary files of
+    killed earlier saves in the folder are deleted (:func:`ppfom.utils.atomic.clean_stale`).
+
+    Raises:
+        CheckpointError: the file cannot be written (disk full, read-only folder); ``path``
+            and its previous content are untouched and no temporary file is left.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path), suffix='.tmp', dir=folder)
-    os.close(fd)
+    clean_stale(folder, ('.tmp',))
+    fd, tmp = locked_temp(path, '.tmp')
     try:
         paddle.save(obj, tmp)
         publish(tmp, path)
+    except OSError as exc:
+        raise CheckpointError(f'cannot write {path} ({exc.strerror or exc}); free disk space or '
+                              'pass another --output-dir; the previous checkpoint is intact') \
+            from exc
     finally:
+        os.close(fd)
         if os.path.exists(tmp):
             os.remove(tmp)

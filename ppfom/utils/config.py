@@ -21,7 +21,10 @@ def load_config(path):
         with open(path, encoding='utf-8') as f:
             data = yaml.safe_load(f)
     except yaml.YAMLError as exc:
-        raise ConfigError(f'{path} is not valid YAML: {exc}') from exc
+        mark = getattr(exc, 'problem_mark', None)
+        where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark else ''
+        problem = getattr(exc, 'problem', None) or type(exc).__name__
+        raise ConfigError(f'{path} is not valid YAML{where} ({problem}); fix the file') from exc
     if not isinstance(data, dict):
         raise ConfigError(f'{path}: the top level must be a mapping')
     return munchify(data)

@@ -6,6 +6,25 @@ import sys
 _FORMAT = '[%(asctime)s] %(name)s %(levelname)s: %(message)s'
 
 
+class _LogFileHandler(logging.FileHandler):
+    """A log file that, once it cannot be written (full disk), says so in one console line and
+    stops, instead of printing a traceback for every record."""
+
+    failed = False
+
+    def handleError(self, record):
+        if not self.failed:
+            self.failed = True
+            exc = sys.exc_info()[1]
+            reason = getattr(exc, 'strerror', None) or exc
+            print(f'warning: cannot write the log file {self.baseFilename} ({reason}); logging '
+                  'to the console only', file=sys.stderr)
+
+    def emit(self, record):
+        if not self.failed:
+            super().emit(record)
+
+
 def get_logger(name='ppfom', output=None, rank=0):
     """Return the logger ``name`` (configured once).
 
@@ -26,7 +45,7 @@ def get_logger(name='ppfom', output=None, rank=0):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         if not any(getattr(h, 'baseFilename', None) == os.path.abspath(path)
                    for h in logger.handlers):
-            handler = logging.FileHandler(path)
+            handler = _LogFileHandler(path)
             handler.setFormatter(logging.Formatter(_FORMAT))
             logger.addHandler(handler)
     return logger

@@ -130,9 +130,10 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, *unused):
 
 
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file, storages):
+    def __init__(self, file, storages, path='<checkpoint>', data_only=False):
         super().__init__(file, encoding='latin1')
         self.storages = storages  # key -> _Storage, shared with the caller
+        self.path, self.data_only = path, data_only
 
     def find_class(self, module, name):
         if module == 'collections' and name in ('OrderedDict', 'Counter'):
@@ -156,6 +157,10 @@ class _Unpickler(pickle.Unpickler):
             return np.ndarray
         if module == 'builtins' and name in ('set', 'frozenset', 'slice', 'complex', 'range'):
             return getattr(__import__('builtins'), name)
+        if self.data_only:
+            raise TorchCheckpointError(
+                f'{self.path} asks to run {module}.{name} while loading: refused (weights files '
+                'may hold only tensors and containers); get the file from a trusted source')
         return _stand_in(f'{module}.{name}')
 
     def persistent_load(self, pid):
@@ -188,7 +193,7 @@ def _materialise(obj):
     return obj
 
 
-def _load_zip(path):
+def _load_zip(path, data_only):
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         pkl = [n for n in names if n.endswith('data.pkl') and n.count('/') == 1]
@@ -199,13 +204,13 @@ def _load_zip(path):
         if prefix + 'byteorder' in names and zf.read(prefix + 'byteorder') != b'little':
             raise TorchCheckpointError(f'{path} was saved on a big-endian machine: not supported')
         storages = {}
-        obj = _Unpickler(io.BytesIO(zf.read(pkl[0])), storages).load()
+        obj = _Unpickler(io.BytesIO(zf.read(pkl[0])), storages, path, data_only).load()
         for key, storage in storages.items():
             storage.data = zf.read(f'{prefix}data/{key}')
     return obj
 
 
-def _load_legacy(path):
+def _load_legacy(path, data_only):
     with open(path, 'rb') as f:
         try:
             magic = pickle.load(f)
@@ -219,7 +224,7 @@ def _load_legacy(path):
             raise TorchCheckpointError(f'{path}: unsupported legacy protocol version {protocol}')
         pickle.load(f)  # sys info: endianness and type sizes
         storages = {}
-        obj = _Unpickler(f, storages).load()
+        obj = _Unpickler(f, storages, path, data_only).load()
         keys = pickle.load(f)
         for key in keys:
             key = str(key)
@@ -235,21 +240,23 @@ def _load_legacy(path):
     return obj
 
 
-def load_torch_checkpoint(path):
+def load_torch_checkpoint(path, data_only=False):
     """Load a file written by ``torch.save`` and return its object with numpy arrays for tensors.
 
     Args:
         path: a ``.pth`` / ``.pth.tar`` / ``.pt`` file, zip (torch >= 1.6) or legacy (torch <= 1.5).
+        data_only: refuse any global outside the allow-list (what weights loaders use: weights
+            are data); otherwise such classes come back as inert :class:`PickledObject`.
     Returns:
         The saved object: typically a (nested) ``dict`` / ``OrderedDict`` of ``str`` to
         ``numpy.ndarray`` (C-contiguous, the tensor's dtype and shape; bfloat16 -> float32).
-        Classes outside the allow-list come back as :class:`PickledObject`.
     Raises:
         FileNotFoundError: no such file.
-        TorchCheckpointError: not a PyTorch checkpoint, or a feature this reader lacks
-            (storage views, big-endian files, unknown storage types).
+        TorchCheckpointError: not a PyTorch checkpoint, a feature this reader lacks (storage
+            views, big-endian files, unknown storage types), or (``data_only``) a global outside
+            the allow-list, refused before anything is called.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'no checkpoint file {path}')
-    obj = _load_zip(path) if zipfile.is_zipfile(path) else _load_legacy(path)
+    obj = _load_zip(path, data_only) if zipfile.is_zipfile(path) else _load_legacy(path, data_only)
     return _materialise(obj)

@@ -30,7 +30,7 @@ def _fake_torch_pickle(monkeypatch, mapping):
     hold."""
     module = types.ModuleType('ppfom.utils.torch_pickle')
 
-    def load_torch_checkpoint(path):
+    def load_torch_checkpoint(path, data_only=False):
         return mapping[os.path.basename(path)]
     module.load_torch_checkpoint = load_torch_checkpoint
     monkeypatch.setitem(sys.modules, 'ppfom.utils.torch_pickle', module)

@@ -14,6 +14,7 @@ import paddle
 
 from ...utils.checkpoint import describe_mismatch
 from ...utils.registry import DETECTORS
+from ...utils.safe_pickle import load_pdparams
 from .base import Detections, as_rgb_uint8, box_iou, downscale, empty_detections
 from .blazeface import BLAZEFACE_SHAPES, BlazeFace
 from ..tflite import load_graph_net
@@ -158,7 +159,7 @@ def load_blazeface_weights(path):
         with np.load(path) as z:
             state = {k: z[k].astype(np.float32) for k in z.files}
     else:
-        state = {k: np.asarray(v, np.float32) for k, v in paddle.load(path, return_numpy=True).items()}
+        state = {k: np.asarray(v, np.float32) for k, v in load_pdparams(path, return_numpy=True).items()}
     problem = describe_mismatch(BLAZEFACE_SHAPES, state)
     if problem:
         raise ValueError(f'{path} does not hold BlazeFace weights ({problem})')

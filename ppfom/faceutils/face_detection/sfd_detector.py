@@ -11,6 +11,7 @@ import paddle
 
 from ...utils.checkpoint import describe_mismatch
 from ...utils.registry import DETECTORS
+from ...utils.safe_pickle import load_pdparams
 from .base import Detections, as_rgb_uint8, downscale, empty_detections
 from .s3fd import S3FD, preprocess
 
@@ -145,9 +146,8 @@ def load_s3fd_weights(path):
         raise FileNotFoundError(f'S3FD weights not found: {path}; pass the file with {S3FD_FLAG}')
     if path.endswith(('.pth', '.pt', '.tar')):
         from ...utils.torch_pickle import load_torch_checkpoint
-        return convert_s3fd_state_dict(load_torch_checkpoint(path))
-    state = paddle.load(path, return_numpy=True)
-    return convert_s3fd_state_dict(state)
+        return convert_s3fd_state_dict(load_torch_checkpoint(path, data_only=True))
+    return convert_s3fd_state_dict(load_pdparams(path, return_numpy=True))
 
 
 @DETECTORS.register(name='sfd')

@@ -31,6 +31,7 @@ import paddle.nn.functional as F
 from ...utils.checkpoint import describe_mismatch
 from ...utils.download import DownloadError, cache_root, get_path_from_url
 from ...utils.registry import ENHANCERS
+from ...utils.safe_pickle import WeightsReadError, load_pdparams
 from .gfpganv1_clean import GFPGANv1Clean, gfpgan_torch_to_paddle
 from .gpen import GPEN
 
@@ -60,10 +61,9 @@ def check_and_load(layer, state, source, optional_prefixes=()):
 
 def _load_pdparams(path):
     try:
-        state = paddle.load(path, return_numpy=True)
-    except Exception as exc:  # paddle raises many kinds on a corrupt file
-        raise EnhancerWeightsError(f'cannot read {path} ({type(exc).__name__}); it is corrupt or '
-                                   'not a .pdparams file') from exc
+        state = load_pdparams(path, return_numpy=True)
+    except WeightsReadError as exc:
+        raise EnhancerWeightsError(str(exc)) from exc
     if not isinstance(state, dict):
         raise EnhancerWeightsError(f'{path} holds a {type(state).__name__}, not a state dict')
     return state
@@ -77,7 +77,7 @@ def _load_torch(path):
                                    '(ppfom.utils.torch_pickle missing); convert it where it '
                                    'can: python tools/convert_gfpgan.py IN.pth OUT.pdparams') \
             from exc
-    return load_torch_checkpoint(path)
+    return load_torch_checkpoint(path, data_only=True)
 
 
 class FaceEnhancer:

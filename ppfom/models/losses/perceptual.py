@@ -6,6 +6,7 @@ import paddle.nn as nn
 from paddle.vision.models.vgg import cfgs, make_layers
 
 from ...utils.download import DownloadError, get_path_from_url
+from ...utils.safe_pickle import load_pdparams
 
 # ImageNet VGG19 used by PaddleGAN (paddle.vision.models.vgg19(pretrained=True)).
 VGG19_URL = 'https://paddle-hapi.bj.bcebos.com/models/vgg19.pdparams'
@@ -51,7 +52,7 @@ class Vgg19(nn.Layer):
         super().__init__()
         features = make_layers(cfgs['E'])  # vgg19.features, without the 120 M classifier
         if weights is not None:
-            state = paddle.load(weights)
+            state = load_pdparams(weights)
             own = {k[len('features.'):]: v for k, v in state.items() if k.startswith('features.')}
             if not own:
                 raise PerceptualWeightsError(f'{weights} has no VGG19 features.* weights; '
