@@ -8,8 +8,9 @@ each result follows its driver (:mod:`ppfom.metrics.animation`; needs ``pip inst
 Relative paths in ``--pairs`` are looked up under ``--data_dir`` (``images/`` for photos,
 ``videos/`` for clips) when they do not exist as given. Writes ``DIR/scores.json`` (per pair and
 medians) and ``DIR/<photo>__<clip>.jpg`` contact sheets (driver | result face). With
-``--references`` each pair also gets two reference rows: ``static`` (the photo unmoved) and
-``self`` (the driving clip scored against itself).
+``--references`` each pair also gets three reference rows: ``static`` (the photo unmoved),
+``self`` (the driving clip scored against itself) and ``piecewise`` (the photo's face warped along
+FaceMesh's landmark mesh by the same motion, no network; :mod:`ppfom.metrics.references`).
 
 The ``ppfom evaluate`` command; ``tools/evaluate_animation.py`` is a thin wrapper.
 """
@@ -39,7 +40,8 @@ def build_parser(prog=None):
                         help='no scale adaptation (default: --adapt_scale)')
     parser.add_argument('--find_best_frame', action='store_true')
     parser.add_argument('--references', action='store_true',
-                        help='add the static-photo and driver-against-itself rows')
+                        help='add the static-photo, driver-against-itself and piecewise-warp '
+                             'rows')
     parser.add_argument('--sheet_frames', type=int, default=6,
                         help='tiles (driver | result) in each contact sheet')
     return parser
@@ -108,11 +110,12 @@ def main(argv=None, prog=None):
                                         predictor=predictor, analyzer=analyzer)
             rows.append(row(name, entry['model']))
             if args.references:
-                entry.update(reference_rows(photo, video, args.max_frames, analyzer))
-                rows += [row('  static', entry['static']), row('  self', entry['self'])]
+                entry.update(reference_rows(photo, video, args.max_frames, analyzer,
+                                            kwargs['relative'], kwargs['adapt_scale']))
+                rows += [row('  ' + k, entry[k]) for k in REFERENCES]
             results.append(entry)
             print(f"{name}: mouth r {fmt(entry['model']['signals']['mouth']['r'])}", flush=True)
-        kinds = ['model'] + (['static', 'self'] if args.references else [])
+        kinds = ['model'] + (list(REFERENCES) if args.references else [])
         summary = {k: median_scores([e[k] for e in results]) for k in kinds}
         rows += [row(f'median {k}', summary[k]) for k in kinds]
         out = {'options': {**kwargs, 'max_frames': args.max_frames}, 'pairs': results,
@@ -130,12 +133,21 @@ def main(argv=None, prog=None):
     return 0
 
 
-def reference_rows(photo, video, max_frames, analyzer):
-    """``static``: the photo unmoved as the result; ``self``: the driver as its own result."""
+REFERENCES = ('static', 'self', 'piecewise')
+
+
+def reference_rows(photo, video, max_frames, analyzer, relative=True, adapt_scale=True):
+    """``static``: the photo unmoved as the result; ``self``: the driver as its own result;
+    ``piecewise``: the photo's face crop warped along the landmark mesh by the driver's motion
+    (``relative``, ``adapt_scale`` as for the model), scored on that crop."""
     from ..metrics.animation import read_clip
+    from ..metrics.references import piecewise_animation
     from ..utils.image_io import read_image
     frames, _ = read_clip(video, max_frames)
     image = read_image(photo)
+    warped = piecewise_animation(image, frames, relative, adapt_scale, analyzer)
     return {'static': score_pair(image, frames, result=[image] * len(frames), analyzer=analyzer),
             'self': score_pair(image, frames, result=frames, crop_result=False,
-                               analyzer=analyzer)}
+                               analyzer=analyzer),
+            'piecewise': score_pair(image, frames, result=warped, crop_result=False,
+                                    analyzer=analyzer)}

@@ -370,9 +370,11 @@ class Trainer:
     def evaluate(self, face=True, max_frames=None):
         """FOMM reconstruction protocol on the test split; writes ``metrics.json`` and returns the
         metrics dict (see :func:`ppfom.metrics.summarize`). ``face``: also PSNR, SSIM, AKD, AED
-        and missing (needs ``ppfom[eval]``); ``max_frames``: only the first frames of each clip."""
+        and missing (needs ``ppfom[eval]``); ``max_frames``: only the first frames of each clip.
+        Also the ``piecewise`` reference (``piecewise_l1``, ...; :mod:`ppfom.metrics.references`)."""
         dataset = self._test_dataset(**({'max_frames': max_frames} if max_frames else {}))
-        metrics = evaluate_reconstruction(self.model.reconstruct, dataset, face=face)
+        metrics = evaluate_reconstruction(self.model.reconstruct, dataset, face=face,
+                                          references=True)
         metrics['iteration'] = self.iteration
         if self.rank == 0:
             for clip in metrics['per_video']:

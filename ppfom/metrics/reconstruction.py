@@ -44,7 +44,9 @@ def summarize(per_video):
 
 
 FACE_KEYS = ('psnr', 'ssim', 'akd', 'aed', 'missing',
-             'static_psnr', 'static_ssim', 'static_akd', 'static_aed', 'static_missing')
+             'static_psnr', 'static_ssim', 'static_akd', 'static_aed', 'static_missing',
+             'piecewise_l1', 'piecewise_psnr', 'piecewise_ssim', 'piecewise_akd',
+             'piecewise_aed', 'piecewise_missing')
 
 
 def _mean(values):
@@ -60,7 +62,7 @@ def _summarize_face(per_video, clips):
     return {k: _mean(np.concatenate([v[k] for v in per_video])) for k in keys}
 
 
-def evaluate_reconstruction(reconstruct, dataset, num_videos=None, face=False):
+def evaluate_reconstruction(reconstruct, dataset, num_videos=None, face=False, references=False):
     """Run the reconstruction protocol over a test dataset.
 
     Args:
@@ -72,6 +74,9 @@ def evaluate_reconstruction(reconstruct, dataset, num_videos=None, face=False):
         face: also PSNR, SSIM, AKD, AED and missing, for the model and the static baseline
             (:mod:`ppfom.metrics.face_metrics`; needs ``ppfom[eval]``, else
             :class:`~ppfom.metrics.face_analysis.EvalDependencyError` before any clip is run).
+        references: also the ``piecewise`` reference (frame 0 warped along FaceMesh's landmark
+            mesh to each frame's landmarks, no network; :mod:`ppfom.metrics.references`):
+            ``piecewise_l1`` (and ``piecewise_akd``, ... with ``face``).
     Returns the :func:`summarize` dict.
     """
     if face:
@@ -94,5 +99,14 @@ def evaluate_reconstruction(reconstruct, dataset, num_videos=None, face=False):
             clip['static_psnr'], clip['static_ssim'] = frame_psnr_ssim(
                 np.broadcast_to(video[:1], video.shape), video)
             clip.update(face_metrics(prediction, video))
+        if references:
+            from .references import clip_landmarks, piecewise_reconstruction
+            piecewise, _ = piecewise_reconstruction(
+                video, clip_landmarks(video, item.get('landmarks')))
+            clip['piecewise_l1'] = frame_l1(piecewise, video)
+            if face:
+                clip['piecewise_psnr'], clip['piecewise_ssim'] = frame_psnr_ssim(piecewise, video)
+                clip.update({'piecewise_' + k: v for k, v in face_metrics(piecewise, video).items()
+                             if not k.startswith('static_')})
         per_video.append(clip)
     return summarize(per_video)

@@ -81,6 +81,10 @@ def test_evaluate_animation_end_to_end(data_dir, tmp_path):
         assert static['signals'][name]['r'] == 0 and static['signals'][name]['amplitude_ratio'] == 0
         assert itself['signals'][name]['r'] == 1
     assert static['identity_distance'] == 0
+    # the piecewise warp of the photo's face: same frames, the photo's person, follows the head
+    piecewise = entry['piecewise']
+    assert piecewise['frames'] == 12 and piecewise['face_found'] == 1
+    assert piecewise['identity_distance'] < 0.6 and piecewise['signals']['roll']['r'] > 0.5
     assert out['median']['model']['signals']['mouth'] == model['signals']['mouth']
     sheet = cv2.imread(entry['sheet'])
     assert sheet is not None and sheet.shape[0] >= 2 * 192 and sheet.shape[1] == 3 * 2 * 192

@@ -98,11 +98,14 @@ def test_evaluate_only_prints_metrics_and_matches_the_python_api(tiny_opts, tiny
     assert metrics['static_missing'] == 0 and metrics['static_akd'] > 0
     for key in ('akd', 'aed', 'missing', 'psnr', 'ssim'):
         assert key in metrics and key in metrics['per_video'][0]
+    # the piecewise reference (frame 0 warped along the landmark mesh): its own bracket per cell
+    assert '[piecewise]' in header and overall[4] == f"[{metrics['piecewise_l1']:.4f}]"
+    assert 0 < metrics['piecewise_l1'] < 1 and 'piecewise_akd' in metrics['per_video'][0]
 
     from ppfom.engine import evaluate
     api = evaluate(TINY_CONFIG, opts=tiny_opts, output_dir=str(tmp_path / 'api'), max_frames=6)
     for key in ('reconstruction_l1', 'static_baseline_l1', 'akd', 'aed', 'missing',
-                'static_akd', 'static_aed', 'psnr', 'ssim'):
+                'static_akd', 'static_aed', 'psnr', 'ssim', 'piecewise_l1', 'piecewise_akd'):
         assert api[key] == metrics[key], key
 
 
