@@ -25,7 +25,8 @@ _spec.loader.exec_module(file_demo)
 WINDOW = 'ppfom live'
 RESET_KEYS = (ord('r'), ord('x'))
 QUIT_KEYS = (ord('q'), 27)
-UNUSED_FLAGS = ('output', 'filename', 'no_audio', 'batch_size', 'find_best_frame', 'best_frame')
+UNUSED_FLAGS = ('output', 'filename', 'no_audio', 'audio', 'example', 'batch_size', 'find_best_frame',
+                'best_frame')
 
 
 def build_parser():
