@@ -121,7 +121,7 @@ class Animator:
         sources = np.asarray(sources)
         source_input = frames_to_input(sources, self.network_size)
         self.kp_source = self._keypoints(source_input, self._landmark_input(landmarks))
-        source_output = (frames_to_input(np.asarray(sources), self.image_size)
+        source_output = (frames_to_input(sources, self.image_size)
                          if self.image_size != self.network_size else None)
         self.backend.set_source(source_input, self.kp_source, source_output)
         self._kp_sources = [_to_tensor(_slice_kp(self.kp_source, f, f + 1))
@@ -140,9 +140,9 @@ class Animator:
         """``(B, H, W, 3)`` uint8 driving frames -> keypoint dict of numpy arrays; for models that
         read landmarks, their FaceMesh landmarks ``(B, 468, 2+)`` in ``[0, 1]`` of the frames are
         used instead (``frames`` may then be None)."""
-        if self.takes_landmarks:
-            return self._keypoints(None, self._landmark_input(landmarks))
-        return self.backend.keypoints(frames_to_input(np.asarray(frames), self.network_size))
+        images = None if self.takes_landmarks else frames_to_input(np.asarray(frames),
+                                                                  self.network_size)
+        return self._keypoints(images, self._landmark_input(landmarks))
 
     def initial_frame(self, kp_driving):
         """Index of the driving frame matched with the source: ``best_frame``, the best-matching
