@@ -172,7 +172,7 @@ class Animator:
                                    use_relative_jacobian=self.options.relative)
                       for kp_source in self._kp_sources]
         kp_norm = {k: np.concatenate([kp[k].numpy() for kp in per_source])
-                   for k in ('value', 'jacobian') if k in per_source[0]}
+                   for k in ('value', 'jacobian', 'landmarks') if k in per_source[0]}
         frames = output_to_frames(self.backend.animate(kp_norm))
         return frames.reshape((len(self._kp_sources), -1) + frames.shape[1:])
 

@@ -4,8 +4,8 @@ import paddle
 
 
 def kp_to_numpy(kp):
-    """Keep ``value`` and ``jacobian`` of a keypoint dict, as numpy arrays."""
-    return {k: v.numpy() for k, v in kp.items() if k in ('value', 'jacobian')}
+    """Keep ``value``, ``jacobian`` and ``landmarks`` of a keypoint dict, as numpy arrays."""
+    return {k: v.numpy() for k, v in kp.items() if k in ('value', 'jacobian', 'landmarks')}
 
 
 def kp_to_tensor(kp):

@@ -41,6 +41,14 @@ def takes_landmarks(kp_detector):
     return bool(getattr(kp_detector, 'takes_landmarks', False))
 
 
+def mesh_motion(generator):
+    """``True`` for generators whose dense motion network also uses the landmark mesh's motion
+    (``mesh_motion``; their frame program takes ``kp_source_landmarks`` and
+    ``kp_driving_landmarks``)."""
+    dense = getattr(generator, 'dense_motion_network', None)
+    return bool(getattr(dense, 'mesh_motion', False))
+
+
 def network_shapes(kp_detector, generator, image_size):
     """Fixed sizes of the programs' inputs: ``{'K', 'features' (C', h', w'), 'small' (3, h, w),
     'has_jacobian', 'num_landmarks'}`` (``num_landmarks``: ``L`` for a detector that reads
@@ -90,7 +98,8 @@ def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), i
         size, K, feature shapes, the sha256 of every file, ppfom/paddle versions and ``info``.
     Raises:
         ValueError: ``output_size`` other than ``image_size`` for a generator without
-            ``compose_deformed``; ``compose_deformed`` without jacobians.
+            ``compose_deformed``; ``compose_deformed`` without jacobians; a ``mesh_motion``
+            generator without a detector that reads landmarks or without ``compose_deformed``.
     """
     image_size = (int(image_size[0]), int(image_size[1]))
     output_size = image_size if output_size is None else (int(output_size[0]),
@@ -123,6 +132,14 @@ def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), i
             raise ValueError('exporting a compose_deformed generator needs keypoints with '
                              'jacobians (estimate_jacobian: true)')
         gen_specs.append(InputSpec([1, 3] + list(output_size), 'float32', 'source_image'))
+    mesh = mesh_motion(generator)
+    if mesh and not (shapes['num_landmarks'] and compose):
+        raise ValueError('exporting a generator with mesh_motion needs a keypoint detector that '
+                         'reads landmarks (LandmarkKPDetector) and compose_deformed')
+    if mesh:
+        gen_specs += [InputSpec([1, shapes['num_landmarks'], 2], 'float32', 'kp_source_landmarks'),
+                      InputSpec([None, shapes['num_landmarks'], 2], 'float32',
+                                'kp_driving_landmarks')]
     if shapes['num_landmarks']:
         kp_program = LandmarkKeypointProgram(kp_detector)
         kp_spec = InputSpec([None, shapes['num_landmarks'], 2], 'float32', 'landmarks')
@@ -143,7 +160,7 @@ def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), i
             'paddle_version': paddle.__version__, 'image_size': list(image_size),
             'output_size': list(output_size), 'num_kp': k, 'has_jacobian': has_jac,
             'compose_deformed': compose, 'takes_landmarks': bool(shapes['num_landmarks']),
-            'num_landmarks': shapes['num_landmarks'],
+            'num_landmarks': shapes['num_landmarks'], 'mesh_motion': mesh,
             'source_features': shapes['features'],
             'source_small': shapes['small'], 'files': files, **(info or {})}
     with open(os.path.join(output_dir, META_FILE), 'w', encoding='utf-8') as f:

@@ -9,7 +9,8 @@ Same interface as :class:`ppfom.inference.EagerBackend` (numpy in, numpy out, fl
     frames = backend.animate(kp_driving_normalised)  # (N, 3, H, W) in [0, 1]
 
 Models whose keypoints are measured from face landmarks (``backend.takes_landmarks``) take
-``keypoints(landmarks)`` ``(N, 468, 2)`` in ``[-1, 1]`` instead of images. Models rendered above
+``keypoints(landmarks)`` ``(N, 468, 2)`` in ``[-1, 1]`` instead of images (their keypoint dicts
+carry the ``landmarks`` too: a generator with ``mesh_motion`` reads them). Models rendered above
 their networks' resolution (``compose_deformed``, exported with an ``output_size``) take the
 sources at that size too: ``set_source(source, kp_source, source_output)``.
 """
@@ -216,6 +217,8 @@ class PaddleInferenceBackend:
         out = {'value': np.concatenate([p[0] for p in parts])}
         if self.meta['has_jacobian']:
             out['jacobian'] = np.concatenate([p[1] for p in parts])
+        if self.takes_landmarks:
+            out['landmarks'] = np.asarray(landmarks, np.float32)
         return out
 
     def set_source(self, source, kp_source, source_output=None):
@@ -261,6 +264,9 @@ class PaddleInferenceBackend:
             if self.meta['has_jacobian']:
                 cached['kp_source_jacobian'] = np.asarray(kp_source['jacobian'],
                                                           np.float32)[f:f + 1]
+            if self.meta.get('mesh_motion'):
+                cached['kp_source_landmarks'] = np.asarray(kp_source['landmarks'],
+                                                           np.float32)[f:f + 1]
             self._source.append(cached)
 
     def animate(self, kp_driving):
@@ -272,6 +278,8 @@ class PaddleInferenceBackend:
         value = np.asarray(kp_driving['value'], np.float32)
         jacobian = (np.asarray(kp_driving['jacobian'], np.float32)
                     if self.meta['has_jacobian'] else None)
+        landmarks = (np.asarray(kp_driving['landmarks'], np.float32)
+                     if self.meta.get('mesh_motion') else None)
         sources = len(self._source)
         if len(value) % sources:
             raise ValueError(f'{len(value)} driving keypoint sets cannot be split evenly over '
@@ -284,6 +292,8 @@ class PaddleInferenceBackend:
                 inputs = dict(cached, kp_driving_value=value[i:stop])
                 if jacobian is not None:
                     inputs['kp_driving_jacobian'] = jacobian[i:stop]
+                if landmarks is not None:
+                    inputs['kp_driving_landmarks'] = landmarks[i:stop]
                 frames.append(self.programs['generator'](**inputs)[0])
         return np.concatenate(frames)
 

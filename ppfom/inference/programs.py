@@ -15,6 +15,8 @@
     Generators with ``compose_deformed`` also take ``source_image`` ``(1, 3, H_out, W_out)``
     and give ``prediction`` ``(N, 3, H_out, W_out)``: at the network size that is the
     generator's own prediction, above it :meth:`OcclusionAwareGenerator.compose_at`.
+    Generators whose dense motion network has ``mesh_motion`` also take
+    ``kp_source_landmarks`` ``(1, L, 2)`` and ``kp_driving_landmarks`` ``(N, L, 2)``.
 
 They compute what :class:`KPDetector.forward` and :class:`OcclusionAwareGenerator.forward`
 compute (same layers, same weights, equal up to float rounding), calling the networks' own
@@ -28,6 +30,7 @@ import paddle.nn.functional as F
 
 from ..models.generators.occlusion_aware import border_keep_mask, border_weight
 from ..modules.first_order import inverse_2x2
+from ..modules.mesh_motion import piecewise_affine_motion
 from ..modules.resize import resize_bilinear
 from .rewrites import sample_rows
 
@@ -183,25 +186,42 @@ class FrameProgram(nn.Layer):
         shift = src - paddle.matmul(jac, drv)                       # (N, K, 2, 1)
         motion = paddle.matmul(paddle.concat([jac, shift], axis=-1), homogeneous)
         identity = paddle.broadcast_to(grid.reshape([1, 1, 2, h * w]), [n, 1, 2, h * w])
-        motion = paddle.concat([identity, motion], axis=1)         # (N, K+1, 2, h*w)
-        # Eq. 7 input: the source warped by each sparse motion -> (N, K+1, C, h, w)
-        repeated = paddle.broadcast_to(small.unsqueeze(1), [n, k + 1, c, h, w])
+        motions = [identity, motion]
+        if dense.mesh_motion:                                       # the landmark mesh's motion
+            mesh = piecewise_affine_motion(homogeneous, self._mesh_points(kp_source),
+                                           self._mesh_points(kp_driving),
+                                           dense.mesh_triangles)
+            motions.append(mesh.unsqueeze(1))
+            heatmap = paddle.concat([heatmap, paddle.zeros_like(heatmap[:, :1])], axis=1)
+        motion = paddle.concat(motions, axis=1)                     # (N, M, 2, h*w)
+        m = dense.num_motions
+        # Eq. 7 input: the source warped by each sparse motion -> (N, M, C, h, w)
+        repeated = paddle.broadcast_to(small.unsqueeze(1), [n, m, c, h, w])
         # float32 before the transpose: oneDNN fuses transpose + reshape and has no float64 kernel
         sample_grid = motion.astype(small.dtype).transpose([0, 1, 3, 2]).reshape([-1, h, w, 2])
         deformed = F.grid_sample(repeated.reshape([-1, c, h, w]), sample_grid, mode='bilinear',
                                  padding_mode='zeros', align_corners=True)
-        deformed = deformed.reshape([-1, k + 1, c, h, w])
-        heatmap = heatmap.reshape([-1, k + 1, 1, h, w]).astype(small.dtype)
-        inp = paddle.concat([heatmap, deformed], axis=2).reshape([-1, (k + 1) * (c + 1), h, w])
+        deformed = deformed.reshape([-1, m, c, h, w])
+        heatmap = heatmap.reshape([-1, m, 1, h, w]).astype(small.dtype)
+        inp = paddle.concat([heatmap, deformed], axis=2).reshape([-1, m * (c + 1), h, w])
         prediction = dense.hourglass(inp)
         # Eq. 8: mask-weighted sum of the sparse motions
         mask = F.softmax(dense.mask(prediction).astype(geo), axis=1)
-        mask = mask.reshape([-1, k + 1, 1, h * w])
+        mask = mask.reshape([-1, m, 1, h * w])
         deformation = (motion * mask).sum(axis=1).reshape([-1, 2, h, w])
         occlusion = None
         if dense.occlusion is not None:
             occlusion = F.sigmoid(dense.occlusion(prediction).astype(geo))
         return deformation, occlusion
+
+    def _mesh_points(self, kp):
+        """``DenseMotionNetwork.mesh_points`` in the geometry dtype: the landmarks then the
+        border anchors, ``(N, L + A, 2)``."""
+        landmarks = kp['landmarks']
+        anchors = self.net.dense_motion_network.mesh_anchors.astype(landmarks.dtype)
+        anchors = paddle.broadcast_to(anchors.unsqueeze(0), [paddle.shape(landmarks)[0]]
+                                      + list(anchors.shape))
+        return paddle.concat([landmarks, anchors], axis=1)
 
     def _sampling_grid(self, deformation, h, w):
         """``deform_input``'s grid: ``deformation`` ``(N, 2, h', w')`` resized to ``(h, w)``
@@ -263,11 +283,15 @@ class FrameProgram(nn.Layer):
         return out.reshape([-1, int(table.shape[2]), h, w])
 
     def forward(self, source_table, source_small, kp_source_value, kp_driving_value,
-                kp_source_jacobian=None, kp_driving_jacobian=None, source_image=None):
+                kp_source_jacobian=None, kp_driving_jacobian=None, source_image=None,
+                kp_source_landmarks=None, kp_driving_landmarks=None):
         n = paddle.shape(kp_driving_value)[0]
         geo = GEOMETRY_DTYPE
         kp_source = {'value': kp_source_value.astype(geo)}
         kp_driving = {'value': kp_driving_value.astype(geo)}
+        if kp_source_landmarks is not None:
+            kp_source['landmarks'] = kp_source_landmarks.astype(geo)
+            kp_driving['landmarks'] = kp_driving_landmarks.astype(geo)
         if self.has_jacobian:
             kp_source['jacobian'] = kp_source_jacobian.astype(geo)
             kp_driving['jacobian'] = kp_driving_jacobian.astype(geo)

@@ -87,8 +87,9 @@ class LandmarkKPDetector(nn.Layer):
             and ignored, so that a config's ``common_params`` can be shared.
 
     ``forward(landmarks)``: ``(N, 468, 2)`` float32 in ``[-1, 1]`` (x, y) -> ``{'value':
-    (N, K, 2), 'jacobian': (N, K, 2, 2)}``. Landmarks must be finite (frames without a face are
-    the caller's to handle).
+    (N, K, 2), 'jacobian': (N, K, 2, 2), 'landmarks': (N, 468, 2)}`` (the landmarks themselves,
+    for a dense motion network with ``mesh_motion``). Landmarks must be finite (frames without a
+    face are the caller's to handle).
     """
 
     takes_landmarks = True
@@ -141,7 +142,7 @@ class LandmarkKPDetector(nn.Layer):
         global_affine = paddle.matmul(cross[:, -1:], self.inverse_moment[-1:])  # (N, 1, 2, 2)
         pulled = cross + self.ridge_scale.reshape([1, -1, 1, 1]) * global_affine
         jacobian = paddle.matmul(pulled, self.inverse_moment.unsqueeze(0))
-        return {'value': value[:, :-1], 'jacobian': jacobian[:, :-1]}
+        return {'value': value[:, :-1], 'jacobian': jacobian[:, :-1], 'landmarks': landmarks}
 
 
 __all__ = ['FACEMESH_KEYPOINTS', 'LandmarkKPDetector', 'NUM_LANDMARKS', 'group_weights',

@@ -32,6 +32,7 @@ def normalize_kp(kp_source, kp_driving, kp_driving_initial, adapt_movement_scale
     With ``use_relative_movement``::
 
         value    = kp_source.value + (kp_driving.value - kp_driving_initial.value) * scale
+        landmarks: the same as value (keypoint dicts of a LandmarkKPDetector carry them)
         jacobian = (J_driving @ inverse(J_driving_initial)) @ J_source     (use_relative_jacobian)
 
     where ``scale = sqrt(area(hull(kp_source)) / area(hull(kp_driving_initial)))`` when
@@ -49,8 +50,9 @@ def normalize_kp(kp_source, kp_driving, kp_driving_initial, adapt_movement_scale
     scale = movement_scale(kp_source, kp_driving_initial) if adapt_movement_scale else 1.0
     kp_new = dict(kp_driving)
     if use_relative_movement:
-        kp_new['value'] = (kp_driving['value'] - kp_driving_initial['value']) * scale \
-            + kp_source['value']
+        for key in ('value', 'landmarks'):
+            if key in kp_driving:
+                kp_new[key] = (kp_driving[key] - kp_driving_initial[key]) * scale + kp_source[key]
         if use_relative_jacobian and 'jacobian' in kp_driving:
             jacobian_diff = paddle.matmul(kp_driving['jacobian'],
                                           inverse_2x2(kp_driving_initial['jacobian']))

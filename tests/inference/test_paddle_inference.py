@@ -81,12 +81,12 @@ def animate(backend, source, frames, batch):
 def randomise(net, seed):
     """Seeded weights with He-scaled convs and random batch-norm statistics (the default
     initialisation makes near-constant outputs that would hide mistakes); the anti-aliasing
-    Gaussian kernels stay."""
+    Gaussian kernels and the landmark mesh (triangles, border anchors) stay."""
     rng = np.random.default_rng(seed)
     state = {}
     for key, value in net.state_dict().items():
         shape = value.shape
-        if key.endswith('down.weight'):
+        if key.endswith('down.weight') or '.mesh_' in key:
             continue
         if key.endswith('_variance') or (len(shape) == 1 and key.endswith('norm.weight')):
             new = rng.uniform(0.5, 1.5, shape)
