@@ -62,6 +62,15 @@ def check_display():
                       '--virtual_camera on a machine without a screen')
 
 
+def open_window(image):
+    """Open the window (a plain one: the image only, no Qt toolbar or status bar, at the
+    image's own size) showing ``image`` (RGB), before the animation threads start."""
+    import cv2
+    cv2.namedWindow(WINDOW, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
+    cv2.imshow(WINDOW, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    cv2.waitKey(1)
+
+
 def show_window(live, readout, deadline=None):
     """The window loop (main thread): newest delivered frame, readout, keys. Returns when the
     input ends, at ``deadline`` (``time.monotonic()``), on q / Esc, or when the window is
@@ -119,6 +128,8 @@ def main(argv=None):
             closers.append(camera)
         logger.info('live from %s at %.2f fps (%dx%d out)%s', source.name, source.fps, width,
                     height, '; keys: r = new reference pose, q = quit' if args.window else '')
+        if args.window:
+            open_window(live.still)
         live.start(source, sinks)
         started = time.monotonic()
         last_log = started

@@ -4,6 +4,7 @@ animator is slow, the reference reset, and the bad inputs (no camera, a camera t
 face in view)."""
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -291,3 +292,53 @@ def test_virtual_camera_without_pyvirtualcam_says_what_to_install(monkeypatch):
     from ppfom.apps.live import VirtualCamera
     with pytest.raises(LiveInputError, match=r'pip install "ppfom\[live\]"'):
         VirtualCamera(256, 256)
+
+
+def test_live_demo_window_shows_the_animated_frames(small_model, data_dir, tmp_path):
+    """``--window`` on a virtual X screen (Xvfb; .ci/run installs it): screenshots taken while
+    the demo runs show the window holding the animated frames the recording also got (the same
+    pixels, up to the recording's compression), and it changes as the driver moves."""
+    from PIL import ImageGrab
+    if not shutil.which('Xvfb'):
+        pytest.fail('Xvfb not found: install it (Debian: apt-get install -y xvfb; .ci/run does)')
+    read, write = os.pipe()
+    server = subprocess.Popen(['Xvfb', '-displayfd', str(write), '-screen', '0', '1024x1024x24',
+                               '-nolisten', 'tcp'], pass_fds=(write,), stderr=subprocess.DEVNULL)
+    os.close(write)
+    try:
+        with os.fdopen(read) as pipe:
+            display = ':' + pipe.readline().strip()
+        out = tmp_path / 'live.mp4'
+        env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM='xcb')
+        config, weights = small_model
+        demo = subprocess.Popen(
+            [sys.executable, LIVE_DEMO, '--config', config, '--weight_path', weights,
+             '--image_size', '128', '--backend', 'eager', '--source_image', f'{data_dir}/{PHOTO}',
+             '--relative', '--adapt_scale', '--driving_video', f'{data_dir}/{CLIP}', '--loop',
+             '--fps', '10', '--window', '--no_readout', '--duration', '8', '--record', str(out)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        shots = []
+        while demo.poll() is None:
+            time.sleep(0.25)
+            shots.append(np.asarray(ImageGrab.grab(xdisplay=display).convert('RGB')))
+        stdout, stderr = demo.communicate(timeout=60)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert demo.returncode == 0, stderr[-2000:]
+    assert stdout.strip().splitlines()[-1].startswith('delivered ')
+    recorded = np.stack(list(VideoReader(str(out)).frames())).astype(np.float32)
+    height, width = recorded.shape[1:3]
+    windows = []
+    for shot in shots:
+        lit = np.argwhere(shot.max(axis=2) > 0)
+        if len(lit) == 0:
+            continue
+        (top, left), (bottom, right) = lit.min(axis=0), lit.max(axis=0)
+        if (bottom - top + 1, right - left + 1) == (height, width):   # the window at the
+            windows.append(shot[top:bottom + 1, left:right + 1].astype(np.float32))  # frames' size
+    assert len(windows) >= 3, f'the window showed nothing in {len(shots)} screenshots'
+    # every screenshot of the whole window shows one of the recorded frames
+    for window in windows:
+        assert np.abs(recorded - window).mean(axis=(1, 2, 3)).min() < 3.0
+    assert max(np.abs(w - windows[0]).mean() for w in windows) > 0.5   # it moves
