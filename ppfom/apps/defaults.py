@@ -2,6 +2,7 @@
 API (:class:`~ppfom.apps.FirstOrderPredictor`) and the web app (:mod:`ppfom.apps.web`) all read
 them from here."""
 
+MODEL = 'ppfom-talk64'        # --model: the bundled talking-face model (ppfom/weights/MODEL_CARD.md)
 OUTPUT = 'output'             # --output: result folder
 FILENAME = 'result.mp4'       # --filename
 RATIO = 0.4                   # --ratio: pasted disc radius / crop side (0.5 reaches the edges)

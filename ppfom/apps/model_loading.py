@@ -8,7 +8,7 @@ import paddle
 from ..models.networks import load_networks, network_params
 from ..utils.config import load_config
 from ..utils.download import get_path_from_url
-from ..utils.model_zoo import MODEL_ZOO, config_path, get_model_spec, weights_path
+from ..utils.model_zoo import config_path, get_model_spec, weights_path
 from . import defaults
 
 
@@ -24,9 +24,8 @@ class ResolvedModel:
 
 
 def default_model_name():
-    """The bundled model when the package ships one, else PaddleGAN's vox256."""
-    bundled = [s.name for s in MODEL_ZOO.values() if s.bundled]
-    return bundled[0] if bundled else 'vox256'
+    """The default model (``defaults.MODEL``: the bundled talking-face model)."""
+    return defaults.MODEL
 
 
 def _is_mobile(model_cfg):
