@@ -31,7 +31,7 @@ MODEL_ZOO = {spec.name: spec for spec in (
     ModelSpec('ppfom-face64', 'firstorder_bundled.yaml', 256, network_size=64,
               bundled='ppfom_face64.pdparams',
               description='small talking-head FOMM trained by ppfom, shipped in the package '
-                          '(motion at 64 px, rendered at 256; see ppfom/weights/MODEL_CARD.md)'),
+                          '(motion at 64 px, rendered at 256; see ppfom/weights/MODEL_CARD_face64.md)'),
     ModelSpec('ppfom-talk64', 'firstorder_talk.yaml', 256, network_size=64,
               bundled='ppfom_talk64.pdparams',
               description='talking-face FOMM trained by ppfom, shipped in the package: keypoints '
