@@ -6,7 +6,7 @@
 #   tools/train_bundled.sh -o total_iters=5000   # extra -o overrides / main.py flags
 #   INIT=ppfom/weights/ppfom_face64.pdparams tools/train_bundled.sh   # a new run from weights
 #
-# SETUP_ONLY=1 only builds the data folders.
+# SETUP_ONLY=1 only builds the data folders (the clips' symlinks; no landmarks, no training).
 # RUN (default $PPFOM_RUNS/bundled, PPFOM_RUNS defaulting to output/runs in the repository, which
 # git ignores) holds the run: checkpoints, logs, data/ and landmarks/. Its data/train and
 # data/test folders are symlinks to the clips listed in the config (VIDEOS, default
@@ -47,9 +47,9 @@ for split, names in lists.items():
             os.symlink(src, dst)
 print(f"{data}: {len(lists['train'])} train, {len(lists['test'])} held-out clips (symlinks)")
 PY
+[[ "${SETUP_ONLY:-0}" == 1 ]] && exit 0
 # face anchors of the training clips for the keypoint prior (existing files are kept)
 "$PYTHON" "$REPO/tools/make_landmarks.py" --dataroot "$RUN/data" --out "$RUN/landmarks"
-[[ "${SETUP_ONLY:-0}" == 1 ]] && exit 0
 
 ARGS=(-c "$CONFIG" -o "dataset.train.dataroot=$RUN/data" "dataset.test.dataroot=$RUN/data"
       "dataset.train.landmarks_dir=$RUN/landmarks")

@@ -27,16 +27,18 @@ class ModelSpec:
     description: str = ''
 
 
+# the default model (ppfom.apps.defaults.MODEL) first: listings and menus show it first
 MODEL_ZOO = {spec.name: spec for spec in (
-    ModelSpec('ppfom-face64', 'firstorder_bundled.yaml', 256, network_size=64,
-              bundled='ppfom_face64.pdparams',
-              description='small talking-head FOMM trained by ppfom, shipped in the package '
-                          '(motion at 64 px, rendered at 256; see ppfom/weights/MODEL_CARD_face64.md)'),
     ModelSpec('ppfom-talk64', 'firstorder_talk.yaml', 256, network_size=64,
               bundled='ppfom_talk64.pdparams',
               description='talking-face FOMM trained by ppfom, shipped in the package: keypoints '
                           'measured from FaceMesh landmarks, motion at 64 px, rendered at 256 '
                           '(see ppfom/weights/MODEL_CARD.md)'),
+    ModelSpec('ppfom-face64', 'firstorder_bundled.yaml', 256, network_size=64,
+              bundled='ppfom_face64.pdparams',
+              description='small talking-head FOMM trained by ppfom, shipped in the package, the '
+                          'previous default (motion at 64 px, rendered at 256; see '
+                          'ppfom/weights/MODEL_CARD_face64.md)'),
     ModelSpec('vox256', 'firstorder_vox_256.yaml', 256, url=PADDLEGAN_FOM_URL + 'vox-cpk.pdparams',
               description="PaddleGAN's VoxCeleb 256 model (original FOMM vox-cpk weights)"),
     ModelSpec('vox512', 'firstorder_vox_512.yaml', 512,
