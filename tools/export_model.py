@@ -2,12 +2,17 @@
 
     python tools/export_model.py -c configs/firstorder_vox_256.yaml --load vox-cpk.pdparams \\
         --output_dir exported/vox256 [--image_size 256] [--format paddle|onnx]
+    python tools/export_model.py -c configs/firstorder_talk.yaml \\
+        --load ppfom/weights/ppfom_talk64.pdparams --output_dir exported/talk64 \\
+        --image_size 64 --output_size 256
 
 Writes ``kp_detector``, ``source_encoder`` and ``generator`` programs (see
 ``ppfom/inference/export.py``) and ``ppfom_export.json``. The generator takes already-normalised
 driving keypoints, so relative/absolute motion and ``adapt_scale`` stay run-time choices; the
 batch size is dynamic, the image size fixed. ``--format onnx`` also converts each program with
-paddle2onnx (``pip install paddle2onnx``).
+paddle2onnx (``pip install paddle2onnx``). ``--output_size`` (models with ``compose_deformed``,
+like the bundled ones, whose 64 px networks render 256 px frames): the generator composes its
+frames at that size from the source given at that size, as the demo does.
 """
 import argparse
 import os
@@ -43,6 +48,8 @@ def main(argv=None):
     parser.add_argument('--output_dir', required=True)
     parser.add_argument('--image_size', type=int, nargs='+', default=[256],
                         help='H [W] the programs are built for (default 256)')
+    parser.add_argument('--output_size', type=int, nargs='+', default=None,
+                        help='H [W] of the frames (compose_deformed models; default: image size)')
     parser.add_argument('--format', choices=('paddle', 'onnx'), default='paddle')
     parser.add_argument('--opset', type=int, default=13, help='ONNX opset (--format onnx)')
     args = parser.parse_args(argv)
@@ -54,15 +61,20 @@ def main(argv=None):
     size = args.image_size * 2 if len(args.image_size) == 1 else args.image_size
     if len(size) != 2 or min(size) < 32:
         raise SystemExit(f'--image_size takes H or H W (>= 32 each), got {args.image_size}')
+    output = args.output_size or size
+    output = output * 2 if len(output) == 1 else output
+    if len(output) != 2 or min(output) < 32:
+        raise SystemExit(f'--output_size takes H or H W (>= 32 each), got {args.output_size}')
     try:
         cfg = load_config(args.config)
         if 'model' not in cfg:
             raise SystemExit(f"{args.config} has no 'model' section; pass a model config")
-        meta = export_from_weights(cfg.model, args.load, args.output_dir, tuple(size))
-    except (ConfigError, CheckpointError) as exc:
+        meta = export_from_weights(cfg.model, args.load, args.output_dir, tuple(size),
+                                   output_size=tuple(output))
+    except (ConfigError, CheckpointError, ValueError) as exc:
         raise SystemExit(str(exc))
-    print(f'exported {", ".join(sorted(meta["files"]))} for {size[0]}x{size[1]} images to '
-          f'{args.output_dir}')
+    print(f'exported {", ".join(sorted(meta["files"]))} for {size[0]}x{size[1]} images '
+          f'(frames {output[0]}x{output[1]}) to {args.output_dir}')
     if args.format == 'onnx':
         for path in export_onnx(args.output_dir, args.opset):
             print(f'wrote {path}')

@@ -181,3 +181,26 @@ def test_bad_input_is_refused(talk_model, media):
         backend.set_source(media['small'][:1], kp)             # the large source is missing
     with pytest.raises(ValueError, match='exported output size'):
         backend.set_source(media['small'][:1], kp, media['small'][:1])
+
+
+def test_export_tool_writes_the_talk_model_at_its_output_size(talk_model, media, tmp_path):
+    """``tools/export_model.py --image_size 64 --output_size 256``: the folder the backend loads
+    renders 256 px frames equal to the eager model's."""
+    import sys
+    sys.path.insert(0, ROOT)
+    from tools.export_model import main
+    resolved, kp_detector, generator, _ = talk_model
+    folder = str(tmp_path / 'export')
+    main(['-c', CONFIG, '--load', resolved.weight_path, '--output_dir', folder,
+          '--image_size', str(NETWORK), '--output_size', str(OUTPUT)])
+    backend = PaddleInferenceBackend(folder)
+    assert backend.meta['output_size'] == [OUTPUT, OUTPUT] and backend.meta['mesh_motion']
+    eager = EagerBackend(kp_detector, generator)
+    for run in (backend, eager):
+        kp = run.keypoints(media['landmarks'])
+        run.set_source(media['small'][:1], {k: v[:1] for k, v in kp.items()}, media['large'][:1])
+    kp = backend.keypoints(media['landmarks'][1:])
+    np.testing.assert_allclose(backend.animate(kp), eager.animate(kp), atol=1e-4)
+    with pytest.raises(SystemExit, match='--output_size'):
+        main(['-c', CONFIG, '--load', resolved.weight_path, '--output_dir', folder,
+              '--output_size', '16'])
