@@ -26,7 +26,7 @@ def build_parser(prog=None):
     add('--config', default=None, help='YAML with a model section (default: the model\'s own)')
     add('--weight_path', default=None, help='FOMM weights (.pdparams); default: download/bundled')
     add('--model', default=None,
-        help=f"model zoo name ({', '.join(MODEL_ZOO)}; default: the bundled model)")
+        help=f"model zoo name ({', '.join(MODEL_ZOO)}; default: {defaults.MODEL}, bundled)")
     add('--source_image', default=None, help='the photo to animate (required unless --example)')
     add('--driving_video', default=None,
         help='the video whose motion is transferred (required unless --example)')

@@ -21,6 +21,7 @@ import sys
 
 from ..metrics.animation import SIGNALS, median_scores, score_pair
 from ..metrics.face_analysis import EvalDependencyError, check_eval_dependencies
+from . import defaults
 
 
 def build_parser(prog=None):
@@ -31,7 +32,7 @@ def build_parser(prog=None):
                         help='where relative pair paths are looked up (images/, videos/)')
     parser.add_argument('--max_frames', type=int, default=None,
                         help='only the first N frames of each driving clip')
-    parser.add_argument('--model', default=None, help='model zoo name (default: bundled)')
+    parser.add_argument('--model', default=None, help=f'model zoo name (default: {defaults.MODEL}, bundled)')
     parser.add_argument('--weight_path', default=None)
     parser.add_argument('--config', default=None)
     parser.add_argument('--no_relative', action='store_true',

@@ -65,7 +65,8 @@ class FirstOrderPredictor:
         output: output folder. filename: name of the result (``result.mp4``).
         weight_path: a FOMM ``.pdparams`` (PaddleGAN layout, trainer checkpoint or converted).
         config: YAML with a ``model`` section (default: the model's own config).
-        model: a model zoo name (see :mod:`ppfom.utils.model_zoo`); default: the bundled model.
+        model: a model zoo name (see :mod:`ppfom.utils.model_zoo`); default: ``defaults.MODEL``
+            (``ppfom-talk64``, bundled).
         relative, adapt_scale, find_best_frame, best_frame: see :class:`MotionOptions`
             (relative motion and adapt_scale are on by default; PaddleGAN's are off).
         image_size: side of the animated square (256; 512 selects the 512 model).
