@@ -82,8 +82,8 @@ def piecewise_affine_motion(homogeneous_grid, source_points, driving_points, tri
         no unfolded triangle (outside the mesh) takes the affine map of the triangle it is
         closest to being inside of (largest smallest barycentric coordinate).
 
-    Written with batch-size-free shapes (reshape with -1, broadcasting, a one-hot matmul for
-    the per-point choice) so that the exported programs call it as it is.
+    Written with batch-size-free shapes (reshape with -1, broadcasting) so that the exported
+    programs call it as it is.
     """
     t = triangles.shape[0]
     d0, ed = _edges(driving_points, triangles)
@@ -93,24 +93,36 @@ def piecewise_affine_motion(homogeneous_grid, source_points, driving_points, tri
     eye = paddle.eye(2, dtype=ed.dtype)
     safe = ed + folded.unsqueeze(-1).unsqueeze(-1) * (eye - ed)     # folded: any invertible E
     inverse = inverse_2x2(safe)
-    # barycentric coordinates (l1, l2) = E_d^{-1} (z - d_0), as one affine map of [x; y; 1]
+    # barycentric coordinates (l1, l2) = E_d^{-1} (z - d_0) as one affine map of [x; y; 1]
     # (-d0 inside the matmul: Paddle 3.3's oneDNN passes fuse a negation that follows a matmul
     # into a fused_matmul that has no float64 kernel)
     to_barycentric = paddle.concat([inverse, paddle.matmul(inverse, -d0)], axis=-1)  # (N,T,2,3)
-    barycentric = paddle.matmul(to_barycentric, homogeneous_grid)                    # (N,T,2,P)
-    l1, l2 = barycentric[:, :, 0], barycentric[:, :, 1]
-    inside = paddle.minimum(paddle.minimum(l1, l2), 1 - l1 - l2)                     # (N,T,P)
-    inside = inside - 1e4 * folded.unsqueeze(-1)
-    best = paddle.argmax(inside, axis=1)                                            # (N, P)
+    # with l0 = 1 - l1 - l2 as a third row: [x; y; 1] -> (l0, l1, l2) for every triangle and
+    # point, as one (3T, 3) x (3, P) product per item, laid out (N, 3, T, P) so that the
+    # smallest coordinate is a minimum of three contiguous (T, P) blocks (a batched 3x3 matmul
+    # per triangle and a reduction over a middle axis were each 10x slower). Which triangle
+    # holds a point is decided in float32 (Paddle's float64 CPU kernels are 10x slower here; a
+    # point on an edge may go to either neighbour, whose maps agree there); the chosen map is
+    # applied in the points' own dtype.
+    ones = paddle.zeros_like(to_barycentric[:, :, :1]) + paddle.to_tensor(
+        np.array([0, 0, 1], np.float64)).astype(to_barycentric.dtype)          # (N,T,1,3)
+    first = ones - to_barycentric[:, :, :1] - to_barycentric[:, :, 1:]
+    # (float32 before the transpose: oneDNN fuses transpose + reshape, with no float64 kernel)
+    rows = paddle.concat([first, to_barycentric], axis=2).astype('float32')
+    rows = rows.transpose([0, 2, 1, 3]).reshape([-1, 3 * t, 3])                # (N,3T,3)
+    p = homogeneous_grid.shape[1]
+    barycentric = paddle.matmul(rows, homogeneous_grid.astype('float32'))
+    barycentric = barycentric.reshape([-1, 3, t, p])                           # (N,3,T,P)
+    inside = paddle.minimum(paddle.minimum(barycentric[:, 0], barycentric[:, 1]),
+                            barycentric[:, 2]) - 1e4 * folded.astype('float32').unsqueeze(-1)
+    best = paddle.argmax(inside, axis=1)                                        # (N, P)
     # the affine map of each triangle, s_0 + E_s (l1, l2) = [E_s | s_0] [l1; l2; 1], as one
     # matmul of homogeneous matrices (an add after a matmul would be fused by oneDNN's passes
     # into a fused_matmul with no float64 kernel)
-    last_row = paddle.zeros_like(to_barycentric[:, :, :1]) + paddle.to_tensor(
-        np.array([0, 0, 1], np.float64)).astype(to_barycentric.dtype)
     affine = paddle.matmul(paddle.concat([es, s0], axis=-1),
-                           paddle.concat([to_barycentric, last_row], axis=-2))      # (N,T,2,3)
-    choice = F.one_hot(best, t).astype(affine.dtype)                                # (N,P,T)
-    chosen = paddle.matmul(choice, affine.reshape([-1, t, 6]))                      # (N,P,6)
+                           paddle.concat([to_barycentric, ones], axis=-2))     # (N,T,2,3)
+    chosen = paddle.take_along_axis(affine.reshape([-1, t, 6]), best.unsqueeze(-1),
+                                    axis=1, broadcast=True)                     # (N,P,6)
     x, y = homogeneous_grid[0], homogeneous_grid[1]
     point_x = chosen[:, :, 0] * x + chosen[:, :, 1] * y + chosen[:, :, 2]
     point_y = chosen[:, :, 3] * x + chosen[:, :, 4] * y + chosen[:, :, 5]
