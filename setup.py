@@ -29,7 +29,7 @@ setup(
     url='https://github.com/ppfom/ppfom',
     packages=find_packages(include=['ppfom', 'ppfom.*']),
     include_package_data=True,
-    package_data={'ppfom': ['configs/*.yaml', 'weights/*', 'examples/*',
+    package_data={'ppfom': ['configs/*.yaml', 'weights/*', 'examples/*', 'modules/*.npz',
                           'faceutils/face_detection/weights/*',
                           'faceutils/face_landmarks/weights/*']},
     entry_points={'console_scripts': ['ppfom = ppfom.cli:main']},

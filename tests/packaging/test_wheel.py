@@ -32,7 +32,10 @@ def test_wheel_installs_and_animates_the_shipped_example_offline(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for name in ('ppfom/cli.py', 'ppfom/__main__.py', 'ppfom/apps/demo_cli.py',
                  'ppfom/apps/web_app.py', 'ppfom/engine/main.py', 'ppfom/examples/fom_dv.mp4',
-                 'ppfom/examples/NOTICE', 'ppfom/configs/firstorder_bundled.yaml'):
+                 'ppfom/examples/NOTICE', 'ppfom/configs/firstorder_bundled.yaml',
+                 'ppfom/configs/firstorder_talk.yaml', 'ppfom/weights/ppfom_talk64.pdparams',
+                 'ppfom/modules/facemesh_canonical.npz',
+                 'ppfom/faceutils/face_landmarks/weights/face_landmark.tflite'):
         assert name in names, name
     assert os.path.getsize(wheel) < 30_000_000
 
