@@ -20,7 +20,6 @@ Coordinates are FOMM's: ``x`` then ``y`` in ``[-1, 1]``.
 """
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 from scipy.spatial import Delaunay
 
 from .first_order import inverse_2x2
