@@ -188,9 +188,8 @@ class FrameProgram(nn.Layer):
         identity = paddle.broadcast_to(grid.reshape([1, 1, 2, h * w]), [n, 1, 2, h * w])
         motions = [identity, motion]
         if dense.mesh_motion:                                       # the landmark mesh's motion
-            mesh = piecewise_affine_motion(homogeneous, self._mesh_points(kp_source),
-                                           self._mesh_points(kp_driving),
-                                           dense.mesh_triangles)
+            mesh = piecewise_affine_motion(homogeneous, dense.mesh_points(kp_source),
+                                           dense.mesh_points(kp_driving), dense.mesh_triangles)
             motions.append(mesh.unsqueeze(1))
             heatmap = paddle.concat([heatmap, paddle.zeros_like(heatmap[:, :1])], axis=1)
         motion = paddle.concat(motions, axis=1)                     # (N, M, 2, h*w)
@@ -213,15 +212,6 @@ class FrameProgram(nn.Layer):
         if dense.occlusion is not None:
             occlusion = F.sigmoid(dense.occlusion(prediction).astype(geo))
         return deformation, occlusion
-
-    def _mesh_points(self, kp):
-        """``DenseMotionNetwork.mesh_points`` in the geometry dtype: the landmarks then the
-        border anchors, ``(N, L + A, 2)``."""
-        landmarks = kp['landmarks']
-        anchors = self.net.dense_motion_network.mesh_anchors.astype(landmarks.dtype)
-        anchors = paddle.broadcast_to(anchors.unsqueeze(0), [paddle.shape(landmarks)[0]]
-                                      + list(anchors.shape))
-        return paddle.concat([landmarks, anchors], axis=1)
 
     def _sampling_grid(self, deformation, h, w):
         """``deform_input``'s grid: ``deformation`` ``(N, 2, h', w')`` resized to ``(h, w)``

@@ -72,9 +72,11 @@ class DenseMotionNetwork(nn.Layer):
             raise ValueError('this dense motion network uses the landmark mesh motion: the '
                              "keypoints need 'landmarks' (a LandmarkKPDetector gives them)")
         landmarks = kp['landmarks']
-        anchors = self.mesh_anchors.astype(landmarks.dtype).unsqueeze(0)
-        return paddle.concat([landmarks, anchors.expand([landmarks.shape[0]] + anchors.shape[1:])],
-                             axis=1)
+        anchors = self.mesh_anchors.astype(landmarks.dtype)
+        # (a batch size read at run time: the exported generator calls this too)
+        anchors = paddle.broadcast_to(anchors.unsqueeze(0), [paddle.shape(landmarks)[0]]
+                                      + list(anchors.shape))
+        return paddle.concat([landmarks, anchors], axis=1)
 
     def create_heatmap_representations(self, source_image, kp_driving, kp_source):
         """Eq. 6: ``H_k(z) = G(z; kp_driving_k) - G(z; kp_source_k)``, plus a zero background
