@@ -13,15 +13,15 @@ import copy
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 
 import paddle
 import paddle.nn as nn
 from paddle.static import InputSpec
 
 from .. import __version__
+from ..utils.atomic import building_folder
 from ..utils.download import sha256sum
+from ..utils.predictor import saved_program_files
 from .programs import (FrameProgram, KeypointProgram, LandmarkKeypointProgram,
                        SourceEncoderProgram)
 from .rewrites import export_friendly_ops, fold_batch_norm, use_subpixel_upsampling
@@ -74,9 +74,7 @@ def _save(layer, specs, prefix):
 
 def program_files(folder, name):
     """The files ``paddle.jit.save`` wrote for program ``name`` (model then params)."""
-    prefix = os.path.join(folder, name)
-    model = prefix + '.json' if os.path.exists(prefix + '.json') else prefix + '.pdmodel'
-    return model, prefix + '.pdiparams'
+    return saved_program_files(os.path.join(folder, name))
 
 
 def export_networks(kp_detector, generator, output_dir, image_size=(256, 256), info=None,
@@ -242,10 +240,7 @@ def export_from_weights(model_cfg, weights_path, output_dir, image_size=(256, 25
 
     weights_sha256 = weights_sha256 or sha256sum(weights_path)
     kp_detector, generator = load_networks(model_cfg, weights_path, inference=border_blend)
-    parent = os.path.dirname(os.path.abspath(output_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.export-', dir=parent)
-    try:
+    with building_folder(output_dir) as tmp:
         meta = export_networks(kp_detector, generator, tmp, image_size,
                                info={'weights_sha256': weights_sha256,
                                      'weights_file': os.path.basename(weights_path),
@@ -253,13 +248,4 @@ def export_from_weights(model_cfg, weights_path, output_dir, image_size=(256, 25
                                      'config_sha256': config_digest(model_cfg, image_size,
                                                                     border_blend, output_size)},
                                output_size=output_size)
-        if os.path.isdir(output_dir):
-            shutil.rmtree(output_dir)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private
-        os.replace(tmp, output_dir)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp)
     return meta

@@ -17,101 +17,21 @@ sources at that size too: ``set_source(source, kp_source, source_output)``.
 import os
 
 import numpy as np
-import paddle
 import paddle.inference as paddle_infer
 
 from ..utils.logger import get_logger
 from ..utils.download import sha256sum
+from ..utils.predictor import (DEVICES, PRECISIONS, PrecisionNotSupportedError,  # noqa: F401
+                               check_precision, cpu_supports_bf16, make_config)
 from .export import (ExportError, export_cache_dir, export_from_weights, program_files,
                      read_export_meta)
 from .programs import SOURCE_OUTPUTS
 
-PRECISIONS = ('fp32', 'bf16')
 USER_CACHE = os.path.join(os.path.expanduser('~'), '.cache', 'ppfom', 'exports')
 # under --precision bf16, the precision of each program. The keypoint detector stays fp32: its
 # softmax (temperature 0.1) turns bf16 rounding into keypoint errors of 0.1 (5% of the image);
 # the source encoder runs once per video, so fp32 costs nothing there.
-BF16_DELETED_PASSES = ('conv_elementwise_add_onednn_fuse_pass',
-                       'operator_reshape_onednn_fuse_pass')
 BF16_PROGRAMS = {'kp_detector': 'fp32', 'source_encoder': 'fp32', 'generator': 'bf16'}
-DEVICES = ('cpu', 'gpu')
-
-
-class PrecisionNotSupportedError(ValueError):
-    """The requested precision cannot run on this machine."""
-
-
-def cpu_supports_bf16():
-    """``True`` when the CPU has native bf16 arithmetic (``avx512_bf16`` or ``amx_bf16`` in
-    ``/proc/cpuinfo``, or Paddle's own oneDNN check where cpuinfo is not readable)."""
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            flags = set()
-            for line in f:
-                if line.startswith('flags'):
-                    flags.update(line.split(':', 1)[1].split())
-                    break
-        return bool(flags & {'avx512_bf16', 'amx_bf16'})
-    except OSError:
-        core = paddle.base.core
-        return bool(getattr(core, 'supports_bfloat16_fast_performance', lambda: False)())
-
-
-def check_precision(precision, device='cpu'):
-    """Raise ``ValueError`` for an unknown precision and :class:`PrecisionNotSupportedError` for
-    bf16 on a CPU without native bf16 (emulated bf16 is slower than fp32 there)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
-    if precision == 'bf16' and device == 'cpu' and not cpu_supports_bf16():
-        raise PrecisionNotSupportedError(
-            'bf16 needs a CPU with AVX512-BF16 or AMX-BF16 (Intel Cooper Lake / Sapphire Rapids '
-            'or newer, AMD Zen 4 or newer); this CPU has neither: use --precision fp32')
-
-
-def make_config(model_file, params_file, precision='fp32', threads=None, device='cpu',
-                tensorrt=False, gpu_memory_mb=512, onednn=True):
-    """A ``paddle.inference.Config`` for one program.
-
-    CPU: oneDNN on (unless ``onednn=False``: Paddle's own CPU kernels, fp32 only),
-    ``threads`` math threads (default: all cores), bf16 through oneDNN when
-    ``precision='bf16'``. GPU: ``gpu_memory_mb`` initial pool on GPU 0, TensorRT (fp32) when
-    ``tensorrt``. Raises ``RuntimeError`` for ``device='gpu'`` on a CPU-only Paddle build.
-    """
-    config = paddle_infer.Config(model_file, params_file)
-    config.disable_glog_info()
-    if device == 'gpu':
-        if not paddle.is_compiled_with_cuda():
-            raise RuntimeError('device gpu needs paddlepaddle-gpu; this Paddle is CPU-only: '
-                               'use --device cpu')
-        config.enable_use_gpu(gpu_memory_mb, 0)
-        if tensorrt:
-            config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=16,
-                                          min_subgraph_size=3,
-                                          precision_mode=paddle_infer.PrecisionType.Float32,
-                                          use_static=False, use_calib_mode=False)
-    else:
-        if device != 'cpu':
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got '{device}'")
-        if not onednn:
-            if precision != 'fp32':
-                raise ValueError('precision bf16 needs oneDNN (onednn=True)')
-            config.disable_onednn()
-            config.set_cpu_math_library_num_threads(int(threads or os.cpu_count() or 1))
-            config.switch_ir_optim(True)
-            return config
-        config.enable_onednn()
-        # several batch sizes (the last batch is smaller): keep their oneDNN primitives
-        config.set_onednn_cache_capacity(16)
-        if precision == 'bf16':
-            config.enable_onednn_bfloat16()
-            # Paddle 3.3: a conv fused with the residual add stays fp32 under bf16 (3x slower
-            # than the AMX bf16 conv and the add apart); without that fusion, the reshape fusion
-            # then mis-infers a shape on non-square images
-            for name in BF16_DELETED_PASSES:
-                config.delete_pass(name)
-        config.set_cpu_math_library_num_threads(int(threads or os.cpu_count() or 1))
-    config.switch_ir_optim(True)
-    return config
 
 
 class _Program:

@@ -83,3 +83,30 @@ def clean_stale(folder, suffixes, max_age=STALE_AGE):
                 os.remove(path)
                 removed.append(path)
     return removed
+
+
+@contextlib.contextmanager
+def building_folder(output_dir):
+    """Write a folder atomically: yields a new temporary folder beside ``output_dir``; when the
+    block ends without an error it replaces ``output_dir`` (an existing one is removed first),
+    otherwise it is deleted. A killed writer never leaves a half-written ``output_dir``. If
+    another process published ``output_dir`` meanwhile, its folder is kept and ours dropped."""
+    import shutil
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.' + os.path.basename(output_dir) + '.', dir=parent)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private
+        if os.path.isdir(output_dir):
+            shutil.rmtree(output_dir, ignore_errors=True)
+        try:
+            os.replace(tmp, output_dir)
+        except OSError:
+            if not os.path.isdir(output_dir):   # not a concurrent writer's folder: a real error
+                raise
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp)

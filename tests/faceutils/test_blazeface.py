@@ -61,8 +61,12 @@ def test_anchors(raw):
     np.testing.assert_array_equal(ssd_anchors(), raw['anchors'])
 
 
-def test_raw_outputs(raw, single):
-    """The network on MediaPipe's exact input tensors: regressors and logits within 5e-4."""
+@pytest.mark.parametrize('backend', ['inference', 'eager'])
+def test_raw_outputs(raw, backend):
+    """The network on MediaPipe's exact input tensors: regressors and logits within 5e-4, as
+    the compiled Paddle Inference program (the default on a CPU) and eagerly."""
+    single = BlazeFaceDetector(tiles=False, backend=backend)
+    assert single.runner.backend == backend
     cases = [('input', 'regressors', 'classificators')]
     cases += [(f'letterbox/{n}', f'letterbox_raw/{n}/regressors', f'letterbox_raw/{n}/classificators')
               for n in IMAGES]

@@ -62,3 +62,9 @@ def test_full_range_matches_mediapipe_on_the_painting(fixtures_dir, data_dir):
         assert abs(d[4] - r['score']) < 2e-2
     order = ref[0]['keypoints']
     np.testing.assert_allclose(found.landmarks[0] / [w, h], [order[k] for k in order], atol=2e-3)
+    # Paddle 3.3's oneDNN executor cannot run this graph: it stays eager, and asking for the
+    # compiled program says so
+    assert det.runner.backend == 'eager'
+    with pytest.raises(ValueError, match="backend 'inference' is not available for BlazeFace "
+                                         "full_range"):
+        build_detector('blazeface_full', backend='inference')

@@ -61,13 +61,16 @@ def test_bundled_model_is_mediapipe_s(reference):
     assert os.path.isfile(os.path.join(os.path.dirname(FACEMESH_WEIGHTS), 'NOTICE'))
 
 
-@pytest.mark.parametrize('batch_size', [1, 8])
-def test_network_matches_tflite(raw, batch_size):
+@pytest.mark.parametrize('backend, batch_size', [('inference', 1), ('inference', 8),
+                                                 ('eager', 1), ('eager', 8)])
+def test_network_matches_tflite(raw, backend, batch_size):
     """Every fixture case (random tensor and five face crops): landmarks and presence logit, one
-    crop per network call and all crops in one call (batch folded into depthwise channels)."""
+    crop per network call and all crops in one call (batch folded into depthwise channels), as
+    the compiled Paddle Inference program (the default on a CPU) and eagerly."""
     cases = fixture_cases(raw)
     batch = np.concatenate([raw[f'{c}/input'] for c in cases])
-    landmarker = build_landmarker('facemesh', batch_size=batch_size)
+    landmarker = build_landmarker('facemesh', batch_size=batch_size, backend=backend)
+    assert landmarker.runner.backend == backend
     points, logits = landmarker.run_net(batch)
     for i, c in enumerate(cases):
         np.testing.assert_allclose(points[i].reshape(-1), raw[f'{c}/conv2d_21'].reshape(-1),

@@ -13,6 +13,8 @@ import numpy as np
 import paddle
 
 from ...utils.checkpoint import describe_mismatch
+from ...utils.download import sha256sum
+from ...utils.predictor import LayerRunner
 from ...utils.registry import DETECTORS
 from ...utils.safe_pickle import load_pdparams
 from .base import Detections, as_rgb_uint8, box_iou, downscale, empty_detections
@@ -220,6 +222,10 @@ class BlazeFaceDetector:
         batch_size: windows per network call (16).
         max_side: images whose longer side exceeds this are detected on a downscaled copy
             (1280 px; ``None`` = never) and the results mapped back.
+        backend: ``'auto'`` (a Paddle Inference program on a CPU, compiled once and cached;
+            eager on a GPU), ``'inference'`` or ``'eager'``
+            (:class:`~ppfom.utils.predictor.LayerRunner`). The full-range model always runs
+            eagerly (Paddle 3.3's oneDNN executor cannot run its graph).
 
     ``detect(image)``: RGB uint8 ``(H, W, 3)`` (gray and RGBA accepted) -> ``(N, 5)`` float32
     ``x1, y1, x2, y2, score`` in input pixels, best first. ``detect_with_landmarks(image)`` ->
@@ -229,7 +235,8 @@ class BlazeFaceDetector:
 
     def __init__(self, weights=None, score_threshold=0.5, nms_threshold=0.3, tiles=True,
                  tile_levels=(2, 4), tile_overlap=0.5, tile_score_threshold=0.75, min_tile=128,
-                 max_tiles=60, max_side=1280, batch_size=16, anchors=None, model='short_range'):
+                 max_tiles=60, max_side=1280, batch_size=16, anchors=None, model='short_range',
+                 backend='auto'):
         if model not in MODELS:
             raise ValueError(f"unknown BlazeFace model {model!r}; use one of {', '.join(MODELS)}")
         cfg = MODELS[model]
@@ -241,6 +248,17 @@ class BlazeFaceDetector:
             self.net = BlazeFace()
             self.net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
             self.net.eval()
+        weights_file = weights or cfg['weights']
+        if model == 'full_range':
+            # Paddle 3.3's oneDNN executor cannot run one of its graph's operators (a
+            # double-array attribute), and without oneDNN the program is slower than eager
+            if backend == 'inference':
+                raise ValueError("backend 'inference' is not available for BlazeFace full_range; "
+                                 "use backend 'auto' or 'eager'")
+            backend = 'eager'
+        self.runner = LayerRunner(self.net, (-1, 3, self.input_size, self.input_size),
+                                  key=sha256sum(weights_file), name=f'blazeface_{model}',
+                                  backend=backend)
         self.anchors = (ssd_anchors(cfg['input_size'], cfg['strides'], cfg['interpolated_scale'])
                         if anchors is None else load_anchors(anchors))
         self.score_threshold, self.nms_threshold = score_threshold, nms_threshold
@@ -253,14 +271,12 @@ class BlazeFaceDetector:
         """``(B, S, S, 3)`` letterboxed float32 -> regressors ``(B, A, 16)`` and logits ``(B, A)``
         (numpy), in batches of ``batch_size`` (S = 128, A = 896 short-range; 192, 2304 full)."""
         regs, logits = [], []
-        with paddle.no_grad():
-            for i in range(0, len(tensors), self.batch_size):
-                chunk = np.ascontiguousarray(tensors[i:i + self.batch_size].transpose(0, 3, 1, 2))
-                reg, cls = self.net(paddle.to_tensor(chunk))
-                if reg.shape[-1] != 16:   # the full-range graph's output order is not fixed
-                    reg, cls = cls, reg
-                regs.append(reg.numpy())
-                logits.append(cls.numpy()[..., 0])
+        for i in range(0, len(tensors), self.batch_size):
+            reg, cls = self.runner(tensors[i:i + self.batch_size].transpose(0, 3, 1, 2))
+            if reg.shape[-1] != 16:   # the full-range graph's output order is not fixed
+                reg, cls = cls, reg
+            regs.append(reg)
+            logits.append(cls[..., 0])
         return np.concatenate(regs), np.concatenate(logits)
 
     def _decode_window(self, reg, logit, height, width):
