@@ -2,17 +2,20 @@
 one run (issue 11's goal: at least 12 frames/s on this CPU).
 
     python benchmarks/bench_default.py [--models ppfom-face64 ppfom-talk64] [--frames 120]
+        [--face_backends auto eager]
 
 Each model animates ``lp_s6.jpg`` with the first ``--frames`` frames of ``lp_d12.mp4`` through
 ``FirstOrderPredictor`` with its defaults (relative motion, adapted scale, backend ``auto``,
 head paste), in one process; a first untimed run exports the networks and warms the caches. The
 time covers everything the command does after loading: reading, face detection, driving crop
 and tracking (FaceMesh landmarks where the model or the paste needs them), keypoints,
-generation, paste and encoding with audio.
+generation, paste and encoding with audio. ``--face_backends``: each model is run once per
+entry, with the face detector and landmarker networks as ppfom runs them by default (``auto``: a
+compiled Paddle Inference program on a CPU) and as eager Paddle (``eager``, ppfom 0.1's way).
 """
 import argparse
 
-from common import add_run_options, sample_inputs, timed_run
+from common import add_run_options, face_networks, sample_inputs, timed_run
 
 
 def main():
@@ -20,20 +23,25 @@ def main():
     parser.add_argument('--models', nargs='+', default=['ppfom-face64', 'ppfom-talk64'])
     parser.add_argument('--frames', type=int, default=120)
     parser.add_argument('--paste', default='head')
+    parser.add_argument('--face_backends', nargs='+', default=['auto', 'eager'])
     add_run_options(parser, batch_size=1)
     args = parser.parse_args()
     from ppfom.apps import FirstOrderPredictor
     tmp, clip, photo = sample_inputs('lp_s6.jpg', 'lp_d12.mp4', args.frames, 'ppfom-default-')
     rows = []
     for model in args.models:
-        predictor = FirstOrderPredictor(output=tmp, model=model, relative=True, adapt_scale=True,
-                                        batch_size=args.batch_size, backend=args.backend,
-                                        paste=args.paste, progress=False)
-        seconds = timed_run(predictor, photo, clip)
-        rows.append((model, predictor.backend.name, seconds, args.frames / seconds))
-    print('| model | backend | frames | seconds | frames/s |\n|---|---|---|---|---|')
-    for model, backend, seconds, fps in rows:
-        print(f'| {model} | {backend} | {args.frames} | {seconds:.1f} | {fps:.1f} |')
+        for faces in args.face_backends:
+            with face_networks(faces):
+                predictor = FirstOrderPredictor(output=tmp, model=model, relative=True,
+                                                adapt_scale=True, batch_size=args.batch_size,
+                                                backend=args.backend, paste=args.paste,
+                                                progress=False)
+                seconds = timed_run(predictor, photo, clip)
+            rows.append((model, predictor.backend.name, faces, seconds, args.frames / seconds))
+    print('| model | backend | face networks | frames | seconds | frames/s |\n'
+          '|---|---|---|---|---|---|')
+    for model, backend, faces, seconds, fps in rows:
+        print(f'| {model} | {backend} | {faces} | {args.frames} | {seconds:.1f} | {fps:.1f} |')
 
 
 if __name__ == '__main__':

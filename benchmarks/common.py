@@ -43,3 +43,22 @@ def timed_run(predictor, photo, clip):
     start = time.perf_counter()
     predictor.run(photo, clip)
     return time.perf_counter() - start
+
+
+def face_networks(backend):
+    """A context in which every face detector and landmarker built runs its network with
+    ``backend`` (``'inference'``: the compiled program, ppfom's default on a CPU; ``'eager'``):
+    to compare the two side by side in one run. Benchmark-only: it patches
+    :class:`ppfom.utils.predictor.LayerRunner`'s default."""
+    import contextlib
+    from unittest import mock
+
+    from ppfom.utils.predictor import LayerRunner
+    original = LayerRunner.__init__
+
+    def init(self, layer, input_shape, key, **kwargs):
+        original(self, layer, input_shape, key, **{**kwargs, 'backend': backend})
+
+    if backend == 'auto':
+        return contextlib.nullcontext()
+    return mock.patch.object(LayerRunner, '__init__', init)

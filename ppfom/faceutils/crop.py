@@ -122,13 +122,19 @@ def paste_back(photo, crop, animated, mask, colour=None):
     ix1, iy1, ix2, iy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
     if ix1 >= ix2 or iy1 >= iy2:
         return out
+    # only the mask's bounding box (inside the photo) changes: elsewhere the photo's exact values
+    rows = np.flatnonzero(mask[iy1 - y1:iy2 - y1].any(axis=1))
+    cols = np.flatnonzero(mask[:, ix1 - x1:ix2 - x1].any(axis=0))
+    if not len(rows) or not len(cols):
+        return out
+    iy1, iy2, ix1, ix2 = iy1 + rows[0], iy1 + rows[-1] + 1, ix1 + cols[0], ix1 + cols[-1] + 1
     interpolation = cv2.INTER_AREA if animated.shape[0] > crop.size else cv2.INTER_CUBIC
     patch = cv2.resize(animated, (crop.size, crop.size), interpolation=interpolation)
-    patch = colour(patch) if colour is not None else patch.astype(np.float32)
     sl = (slice(iy1 - y1, iy2 - y1), slice(ix1 - x1, ix2 - x1))
+    patch = colour(patch[sl]) if colour is not None else patch[sl].astype(np.float32)
     m = mask[sl][..., None]
     region = out[iy1:iy2, ix1:ix2].astype(np.float32)
-    blended = m * patch[sl] + (1 - m) * region
-    # only pixels the mask touches change: elsewhere keep the photo's exact values
+    blended = m * patch + (1 - m) * region
+    # pixels the mask does not touch keep the photo's exact values
     out[iy1:iy2, ix1:ix2] = np.where(m > 0, np.clip(np.rint(blended), 0, 255), region).astype(np.uint8)
     return out
