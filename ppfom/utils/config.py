@@ -33,7 +33,8 @@ def load_config(path):
 def override_config(cfg, options):
     """Apply ``key.sub=value`` overrides (``-o`` on the command line) in place.
 
-    Values are parsed as YAML (``1e-4``, ``[1, 2]``, ``true``). Only existing keys may be set:
+    Values are parsed as YAML (``1e-4``, ``[1, 2]``, ``true``, ``[{name: X, p: 1}]``: mappings,
+    also inside lists, read like the file's own). Only existing keys may be set:
     a typo raises :class:`ConfigError` naming the key and the keys that exist at that level.
     """
     for option in options or []:
@@ -50,7 +51,7 @@ def override_config(cfg, options):
                                   f'(known: {known})')
             if depth == len(keys) - 1:
                 value = yaml.safe_load(raw)
-                node[key] = munchify(value) if isinstance(value, dict) else value
+                node[key] = munchify(value) if isinstance(value, (dict, list)) else value
             else:
                 node = node[key]
     return cfg

@@ -48,3 +48,13 @@ def test_bundled_script_links_the_listed_clips_and_holds_out_the_test_ones(tmp_p
     for name in train:
         link = run / 'data' / 'train' / name
         assert link.is_symlink() and os.path.samefile(link, os.path.join(data_dir, 'videos', name))
+
+
+def test_an_override_replaces_a_list_of_transforms_with_attribute_access():
+    # the talk model's augmentation arm replaces the whole transform list from the command line
+    cfg = get_config(os.path.join(ROOT, 'configs', 'firstorder_talk.yaml'), [
+        'dataset.train.transforms=[{name: PairedRandomHorizontalFlip, prob: 0.5}, '
+        '{name: PairedColorJitter, brightness: 0.3, contrast: 0.3, saturation: 0.6, hue: 0.5}]'])
+    transforms = cfg.dataset.train.transforms
+    assert [t.name for t in transforms] == ['PairedRandomHorizontalFlip', 'PairedColorJitter']
+    assert transforms[1].hue == 0.5 and transforms[1]['saturation'] == 0.6
