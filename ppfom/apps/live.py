@@ -2,10 +2,13 @@
 
 :class:`LiveAnimator` runs the file demo's own steps (:class:`~ppfom.apps.FirstOrderPredictor`'s
 ``read_photo``, ``prepare_source`` and ``render``; :class:`~ppfom.apps.animation.Animator`'s
-``keypoints`` and ``animate``) on one driving frame at a time, in three threads: capture, animation
-and output. Between them sits a :class:`LatestSlot` holding only the newest frame: a frame the
-animator cannot keep up with is replaced (dropped), never queued, so the latency stays bounded
-(about one capture interval plus one animation step plus the delivery).
+``keypoints`` and ``animate``) on one driving frame at a time, in four threads: capture, tracking
+(:meth:`LiveAnimator.track`: face, landmarks, keypoints), animation (:meth:`LiveAnimator.finish`:
+generation and paste) and output; the tracking of frame t + 1 runs while frame t is generated
+(Paddle Inference releases Python's GIL while a program runs). Between the threads sits a
+:class:`LatestSlot` holding only the newest item: a frame the animator cannot keep up with is
+replaced (dropped), never queued, so the latency stays bounded (about one capture interval plus
+one tracking and one animation step plus the delivery).
 
 The motion is relative to a reference driving frame (the first frame with a face, taken again on
 :meth:`LiveAnimator.request_reset`), as avatarify's 'X'. The driving face is followed frame by
@@ -55,6 +58,7 @@ class LatestSlot:
         self._cond = threading.Condition()
         self._item = None
         self.dropped = 0
+        self.taken_at = None  # time.monotonic() when an item was last taken
 
     def put(self, item):
         with self._cond:
@@ -69,7 +73,16 @@ class LatestSlot:
             if self._item is None:
                 self._cond.wait(timeout)
             item, self._item = self._item, None
+            if item is not None:
+                self.taken_at = time.monotonic()
+                self._cond.notify_all()
             return item
+
+    def wait_taken(self, timeout=None):
+        """Wait until the slot is empty (its item taken), at most ``timeout`` seconds; returns
+        whether it is."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._item is None, timeout)
 
 
 class CameraSource:
@@ -249,11 +262,16 @@ class LiveAnimator:
         self._reset.set()
 
     def process(self, frame, index=None):
-        """One driving frame ``(H, W, 3)`` uint8 RGB -> ``(output (h, w, 3) uint8 RGB, status)``.
+        """One driving frame ``(H, W, 3)`` uint8 RGB -> ``(output (h, w, 3) uint8 RGB, status)``:
+        :meth:`track` then :meth:`finish`, the file demo's steps for one frame."""
+        return self.finish(self.track(frame, index))
 
-        The file demo's steps for one frame: follow and crop the driving face, its keypoints,
-        the motion relative to the reference frame, generation and paste-back.
-        """
+    def track(self, frame, index=None):
+        """Steps 1-3 for one driving frame ``(H, W, 3)`` uint8 RGB: (1) follow and crop the
+        driving face, (2) its FaceMesh landmarks where the model or the paste reads them, (3) its
+        keypoints, and the reference frame's when one is to be taken. Returns what
+        :meth:`finish` needs: ``(kp, kp_initial, heads)``, or ``(still image, status)`` when no
+        face is in view."""
         with self._lock:
             reset = self._reset.is_set() or self.kp_initial is None
             crop = None
@@ -288,9 +306,17 @@ class LiveAnimator:
                 self._reset.clear()
                 self.logger.info('reference driving frame: %s', 'taken' if index is None
                                  else index)
-            frames = self.animator.animate(kp, self.kp_initial)
             heads = None if marks is None else (marks, self.initial_landmarks)
-            return self.predictor.render(frames, self.compositor, heads)[0], ''
+            return kp, self.kp_initial, heads
+
+    def finish(self, tracked):
+        """Steps 4-5 for what :meth:`track` returned: (4) the motion relative to the reference
+        frame and generation, (5) paste-back -> ``(output (h, w, 3) uint8 RGB, status)``."""
+        if len(tracked) == 2:  # no face: the still photo and why
+            return tracked
+        kp, kp_initial, heads = tracked
+        frames = self.animator.animate(kp, kp_initial)
+        return self.predictor.render(frames, self.compositor, heads)[0], ''
 
     # -- threads -----------------------------------------------------------------------------
     def start(self, source=None, sinks=()):
@@ -301,12 +327,14 @@ class LiveAnimator:
         self.error = None
         self._stop = threading.Event()
         self._captured_all = threading.Event()
+        self._tracked_all = threading.Event()
         self._animated_all = threading.Event()
-        self._input, self._output = LatestSlot(), LatestSlot()
+        self._input, self._tracked, self._output = LatestSlot(), LatestSlot(), LatestSlot()
+        self._step_seconds = {'track': 0.0, 'finish': 0.0}  # the last step of each, for pacing
         self.last_capture = time.monotonic()
         self.latest = None
         self._index = 0
-        loops = [self._animate_loop, self._output_loop]
+        loops = [self._track_loop, self._animate_loop, self._output_loop]
         if source is not None:
             loops.insert(0, self._capture_loop)
         self._threads = [threading.Thread(target=self._guard, args=(f,), daemon=True,
@@ -328,7 +356,7 @@ class LiveAnimator:
     @property
     def dropped(self):
         """Frames replaced before the animator (or the output) took them."""
-        return self._input.dropped + self._output.dropped
+        return self._input.dropped + self._tracked.dropped + self._output.dropped
 
     def _guard(self, loop):
         try:
@@ -341,11 +369,12 @@ class LiveAnimator:
     def _capture_loop(self):
         skipped = 0
         try:
-            while not self._stop.is_set():
+            ended = False
+            while not ended and not self._stop.is_set():
                 try:
                     image = self.source.read()
-                except StopIteration:
-                    break
+                except StopIteration:  # the frames skipped on the way to the end count too
+                    image, ended = None, True
                 new_skips = getattr(self.source, 'skipped', 0) - skipped
                 skipped += new_skips
                 for _ in range(new_skips):  # frames a camera would have shown, lost
@@ -365,10 +394,38 @@ class LiveAnimator:
             elif upstream_done.is_set():
                 return
 
-    def _animate_loop(self):
+    def _track_loop(self):
         try:
             for item in self._items(self._input, self._captured_all):
-                image, status = self.process(item.image, item.index)
+                started = time.monotonic()
+                tracked = self.track(item.image, item.index)
+                self._step_seconds['track'] = time.monotonic() - started
+                self._tracked.put((item, tracked))
+                self._pace()
+        finally:
+            self._tracked_all.set()
+
+    def _pace(self):
+        """Just in time: once the animation step has taken the tracked frame, wait so that the
+        next frame's tracking ends when that step ends (a frame tracked earlier would wait,
+        older, for the step: more latency, no more frames)."""
+        while not self._stop.is_set() and not self._tracked.wait_taken(timeout=0.05):
+            pass
+        steps = self._step_seconds
+        while not steps['finish'] and not self._stop.is_set():  # no estimate before the first
+            self._stop.wait(0.005)
+        if self._stop.is_set():
+            return
+        wait = steps['finish'] - steps['track'] - (time.monotonic() - self._tracked.taken_at)
+        if wait > 0:
+            self._stop.wait(wait)
+
+    def _animate_loop(self):
+        try:
+            for item, tracked in self._items(self._tracked, self._tracked_all):
+                started = time.monotonic()
+                image, status = self.finish(tracked)
+                self._step_seconds['finish'] = time.monotonic() - started
                 self._output.put(LiveFrame(item.index, item.time, image, status))
         finally:
             self._animated_all.set()

@@ -91,17 +91,17 @@ def test_every_frame_in_order_gives_the_file_demo_frames_with_the_head_paste(
 def test_slow_animator_drops_frames_instead_of_queueing(small_model, data_dir, monkeypatch):
     live = LiveAnimator(make_predictor(small_model), f'{data_dir}/{PHOTO}')
     step = 0.25
-    process = live.process
+    finish = live.finish  # the generation step (the tracking of the next frame runs beside it)
     steps = []
 
-    def slow(frame, index=None):
+    def slow(tracked):
         started = time.monotonic()
         time.sleep(step)
-        out = process(frame, index)
+        out = finish(tracked)
         steps.append(time.monotonic() - started)
         return out
 
-    monkeypatch.setattr(live, 'process', slow)
+    monkeypatch.setattr(live, 'finish', slow)
     delivered = []
     source = FileSource(f'{data_dir}/videos/fomdemo_3.mp4', fps=30)
     stats = live.run(source, [delivered.append], duration=2.0)
