@@ -45,7 +45,7 @@ class FaceMeshLandmarker:
         presence_threshold: a face is present when ``sigmoid(conv2d_31) >= presence_threshold``
             (0.5, MediaPipe's); see :meth:`is_face`.
         backend: ``'auto'`` (a Paddle Inference program on a CPU, compiled once and cached:
-            about 3x faster than eager there; eager on a GPU), ``'inference'`` or ``'eager'``
+            faster than eager there, ``benchmarks/bench_default.py``; eager on a GPU), ``'inference'`` or ``'eager'``
             (:class:`~ppfom.utils.predictor.LayerRunner`).
 
     Landmark indices are MediaPipe's canonical face mesh (``mediapipe/modules/face_geometry/data/
