@@ -33,6 +33,25 @@ def _is_mobile(model_cfg):
     return bool(kp_args.get('mobile_net') or gen_args.get('mobile_net'))
 
 
+def config_network_size(cfg, name='the config'):
+    """The side the networks of a ``compose_deformed`` model run at: the frames they were
+    trained on (``dataset.test.frame_shape``, else ``dataset.train.frame_shape``); ``None`` for
+    every other model (its networks run at the output resolution).
+
+    Raises ``ValueError`` when a ``compose_deformed`` config gives no frame shape (the networks'
+    resolution cannot be known, and running them at the output's gives wrong motion).
+    """
+    _, gen_args = network_params(cfg.model)
+    if not gen_args.get('compose_deformed'):
+        return None
+    for phase in ('test', 'train'):
+        shape = (cfg.get('dataset') or {}).get(phase, {}).get('frame_shape')
+        if shape:
+            return int(shape[0])
+    raise ValueError(f'{name} composes above its networks\' resolution (compose_deformed) but '
+                     'gives no dataset.test.frame_shape: add the frame shape it was trained on')
+
+
 def resolve_model(model=None, config=None, weight_path=None, image_size=None, mobile_net=False):
     """Decide the config, weights and resolution from the PaddleGAN-style flags.
 
@@ -60,7 +79,8 @@ def resolve_model(model=None, config=None, weight_path=None, image_size=None, mo
     if image_size <= 0 or image_size % 64:
         raise ValueError(f'--image_size {image_size} is not supported: use a multiple of 64 '
                          '(256 or 512 for the published models)')
-    model_cfg = load_config(config or config_path(spec.config)).model
+    full_cfg = load_config(config or config_path(spec.config))
+    model_cfg = full_cfg.model
     if mobile_net and not _is_mobile(model_cfg):
         raise ValueError(f'--mobile_net needs a mobile config, but {config or spec.config} is not '
                          'one; use configs/firstorder_vox_mobile_256.yaml or drop --mobile_net')
@@ -69,7 +89,9 @@ def resolve_model(model=None, config=None, weight_path=None, image_size=None, mo
             weight_path = weights_path(spec.bundled)
         else:
             weight_path = get_path_from_url(spec.url, sha256=spec.sha256, flag='--weight_path')
-    network_size = spec.network_size if (config is None and spec.network_size) else None
+    network_size = spec.network_size if config is None else config_network_size(full_cfg, config)
+    if network_size == image_size:
+        network_size = None
     return ResolvedModel(model_cfg, os.path.abspath(weight_path), image_size, network_size, model)
 
 

@@ -137,3 +137,32 @@ def test_paddle_hub_finds_the_entry_points():
     kp_detector, generator = paddle.hub.load(ROOT, 'networks', source='local')
     assert not kp_detector.training and not generator.training
     assert 'FirstOrderPredictor' in paddle.hub.help(ROOT, 'first_order', source='local')
+
+
+def test_a_bundled_model_given_by_config_and_weights_runs_as_the_zoo_name(tmp_path):
+    """``--config configs/firstorder_talk.yaml --weight_path <talk weights>`` (a user's own
+    training run) animates exactly as ``--model ppfom-talk64``: the networks run at the frame
+    size the config trained them on (64 px), not at the output's (256); a ``compose_deformed``
+    config without a frame shape is refused."""
+    from ppfom.apps.model_loading import resolve_model
+    from ppfom.utils.model_zoo import weights_path
+    config = os.path.join(ROOT, 'configs', 'firstorder_talk.yaml')
+    weights = weights_path('ppfom_talk64.pdparams')
+    by_name = resolve_model()
+    by_files = resolve_model(config=config, weight_path=weights)
+    assert (by_files.network_size, by_files.output_size) == (by_name.network_size, 256) == (64, 256)
+    frames = driving_frames(4)
+    kwargs = dict(progress=False, audio=False, backend='eager')
+    expected = FirstOrderPredictor(**kwargs).run(examples.SOURCE_IMAGE, frames,
+                                                 return_frames=True)
+    got = FirstOrderPredictor(config=config, weight_path=weights, **kwargs).run(
+        examples.SOURCE_IMAGE, frames, return_frames=True)
+    assert np.array_equal(got, expected)
+    import yaml
+    with open(config) as f:
+        cfg = yaml.safe_load(f)
+    del cfg['dataset']
+    no_shape = tmp_path / 'no_shape.yaml'
+    no_shape.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ValueError, match='frame_shape'):
+        resolve_model(config=str(no_shape), weight_path=weights)
