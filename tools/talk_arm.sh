@@ -9,7 +9,10 @@
 #   tools/talk_arm.sh shipped 0       # ITERS 0: only score INIT
 #   tools/talk_arm.sh control 250
 #   tools/talk_arm.sh gan 250 -o model.train_params.loss_weights.generator_gan=1
+#   CONFIG=talk128.yaml LANDMARKS=landmarks128 INIT=grown.pdparams tools/talk_arm.sh t128 200
 #
+# An arm that changes the architecture or the frame size needs its own CONFIG (the tuning pairs
+# are scored with it: the networks run at its dataset frame shape) rather than -o overrides.
 # Needs tools/prepare_talk_data.sh's data. Resumes an interrupted arm (RUN/arms/NAME).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,9 +22,10 @@ PYTHON="${PYTHON:-python}"
 NAME=$1; ITERS=$2; shift 2
 OUT="$RUN/arms/$NAME"
 mkdir -p "$OUT"
-CONFIG="$REPO/configs/firstorder_talk.yaml"
+CONFIG="${CONFIG:-$REPO/configs/firstorder_talk.yaml}"
+LANDMARKS="${LANDMARKS:-landmarks64}"
 ARGS=(-c "$CONFIG" -o "dataset.train.dataroot=$RUN/ds" "dataset.test.dataroot=$RUN/ds"
-      "dataset.train.landmarks_dir=$RUN/landmarks64" "dataset.test.landmarks_dir=$RUN/landmarks64"
+      "dataset.train.landmarks_dir=$RUN/$LANDMARKS" "dataset.test.landmarks_dir=$RUN/$LANDMARKS"
       "total_iters=$ITERS" "validate.interval=$ITERS" "snapshot_config.interval_iters=$ITERS")
 if [[ -f "$OUT/checkpoint_last.pdparams" ]]; then
   ARGS+=(--resume "$OUT/checkpoint_last.pdparams")
