@@ -5,7 +5,9 @@ same name; what the old weights lack (new input channels, a new output channel, 
 zero, or the new model's own initial value for tensors the old weights do not have at all. Made
 for adding candidate motions to a dense motion network (``mesh_motion``: its hourglass takes the
 new candidate's channels last, and its mask head gains a last output): zero weights on the new
-inputs leave the old model's function unchanged except for the new softmax channel.
+inputs leave the old model's function unchanged except for the new softmax channel. Also for a
+larger frame size (``configs/firstorder_talk128.yaml`` from the 64 px weights): every learnt tensor
+is copied, buffers whose shape follows the config (the anti-alias kernel) are the new model's.
 
     python tools/grow_weights.py -c configs/firstorder_talk.yaml --weights old.pdparams --out new.pdparams
 
@@ -26,8 +28,10 @@ from ppfom.utils.config import get_config  # noqa: E402
 from ppfom.utils.safe_pickle import load_pdparams  # noqa: E402
 
 
-def grow(new_state, old_state):
-    """``{name: array}`` of the new shapes, old values in the leading slices. Raises
+def grow(new_state, old_state, own=()):
+    """``{name: array}`` of the new shapes, old values in the leading slices. Tensors named in
+    ``own`` (buffers the config determines, e.g. an anti-alias kernel whose size follows the
+    dense motion's ``scale_factor``) keep the new model's value when their shape changed. Raises
     ``ValueError`` for an old tensor larger than the new one in some axis, or of another rank."""
     out, grown = {}, []
     for name, target in new_state.items():
@@ -39,6 +43,10 @@ def grow(new_state, old_state):
         old = np.asarray(old_state[name])
         if old.shape == target.shape:
             out[name] = old
+            continue
+        if name in own:
+            out[name] = target
+            grown.append(f'{name} {old.shape} -> {target.shape} (the new config\'s own value)')
             continue
         if old.ndim != target.ndim or any(o > t for o, t in zip(old.shape, target.shape)):
             raise ValueError(f'{name}: old shape {old.shape} does not fit in {target.shape}')
@@ -61,7 +69,8 @@ def main(argv=None):
     result = {}
     for part, layer in (('kp_detector', kp_detector), ('generator', generator)):
         new = {k: v.numpy() for k, v in layer.state_dict().items()}
-        result[part], grown = grow(new, old[part])
+        buffers = {name for name, _ in layer.named_buffers()}
+        result[part], grown = grow(new, old[part], own=buffers)
         for line in grown:
             print(f'{part}.{line}')
     raw = load_pdparams(args.weights, return_numpy=True)
