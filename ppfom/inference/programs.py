@@ -113,9 +113,12 @@ class SourceEncoderProgram(nn.Layer):
         c, h, w = (int(s) for s in features.shape[1:])
         table = features.reshape([1, c, h * w]).transpose([0, 2, 1])
         dense = self.net.dense_motion_network
-        small = source
         if dense is not None and dense.scale_factor != 1:
             small = dense.down(source)
+        else:
+            # a copy: a program whose output is its own input cannot be loaded ("more than one
+            # shadow output named with source")
+            small = paddle.assign(source)
         return table, small
 
 

@@ -265,10 +265,12 @@ def test_several_sources_match_eager(fixtures_dir, data_dir, tmp_path_factory):
         backend.set_source(sources, kp_sources, source_output=np.zeros((2, 3, 256, 256)))
 
 
-@pytest.mark.parametrize('variant', ['compose_border', 'mobile', 'no_jacobian'])
+@pytest.mark.parametrize('variant', ['compose_border', 'mobile', 'no_jacobian',
+                                     'motion_full_res'])
 def test_generator_variants_match_eager(fixtures_dir, data_dir, tmp_path, variant):
     """ppfom's compose_deformed + resize_displacement generator with PaddleGAN's border blend
-    (fixture weights),
+    (fixture weights), a dense motion network at the frame's own resolution (``scale_factor 1``:
+    no downsampling, the source itself goes to it),
     PaddleGAN's mobile networks and zeroth-order keypoints (small widths, seeded weights)."""
     if variant == 'compose_border':
         cfg, kp_detector, generator, _ = fixture_model(fixtures_dir, 'A')
@@ -278,6 +280,13 @@ def test_generator_variants_match_eager(fixtures_dir, data_dir, tmp_path, varian
         _, kp_ref, gen_ref, _ = fixture_model(fixtures_dir, 'A')
         kp_detector.set_state_dict(kp_ref.state_dict())
         generator.set_state_dict(gen_ref.state_dict())
+    elif variant == 'motion_full_res':
+        cfg, kp_ref, gen_ref, _ = fixture_model(fixtures_dir, 'A')
+        cfg['generator']['generator_cfg']['dense_motion_params']['scale_factor'] = 1
+        kp_detector, generator = build_networks(cfg)
+        kp_detector.set_state_dict(kp_ref.state_dict())
+        generator.set_state_dict({k: v for k, v in gen_ref.state_dict().items()
+                                  if not k.startswith('dense_motion_network.down.')})
     elif variant == 'no_jacobian':                     # fixture weights without the jacobian head
         cfg, kp_ref, gen_ref, _ = fixture_model(fixtures_dir, 'A')
         cfg['common_params']['estimate_jacobian'] = False
