@@ -57,7 +57,8 @@ def resolve_model(model=None, config=None, weight_path=None, image_size=None, mo
 
     Precedence: ``model`` (a zoo name) > ``--mobile_net`` (vox-mobile) > ``image_size == 512``
     (vox512) > the default model. ``config`` replaces the zoo config, ``weight_path`` the zoo
-    weights (then nothing is downloaded).
+    weights (then nothing is downloaded). The networks run at the zoo entry's ``network_size``,
+    or with ``config`` at :func:`config_network_size` (``None``: at ``image_size``).
 
     Raises:
         ValueError: ``--mobile_net`` with a non-mobile config (or the reverse is asked by name),
